@@ -1,0 +1,2 @@
+// Package db stores jobs, moves and per-folder progress in SQLite.
+package db
