@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/movewizard/movewizard/migrate"
+)
+
+func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (TOML), required")
+	uid := fs.String("user", "", "log in to each server as this user through the admin credential (default: a user the directory homes on that server)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: movewizard check -config FILE [-user UID]\n\n"+
+			"Tests the directory bind and each server's admin login, and prints what is wrong.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{code: 2, err: err}
+	}
+	if *configPath == "" {
+		return usageErr("check: -config is required")
+	}
+	cfg, err := migrate.LoadConfig(*configPath)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	dir := migrate.NewLDAP(cfg.Directory)
+	problems := 0
+	if err := dir.Check(ctx); err != nil {
+		fmt.Fprintf(stdout, "directory %s: FAIL: %v\n", cfg.Directory.URL, err)
+		problems++
+	} else {
+		fmt.Fprintf(stdout, "directory %s: ok\n", cfg.Directory.URL)
+	}
+	for _, s := range cfg.Servers {
+		user := *uid
+		if user == "" {
+			users, err := dir.Search(ctx, migrate.UserQuery{Home: s.Home, Limit: 1})
+			if err != nil || len(users) == 0 {
+				fmt.Fprintf(stdout, "server %s (%s): SKIP: no user in the directory lives on %s to log in as; use -user\n", s.Name, s.Address, s.Home)
+				problems++
+				continue
+			}
+			user = users[0].UID
+		}
+		if err := migrate.CheckServer(ctx, s, user); err != nil {
+			fmt.Fprintf(stdout, "server %s (%s): FAIL as %q: %v\n", s.Name, s.Address, user, err)
+			problems++
+			continue
+		}
+		fmt.Fprintf(stdout, "server %s (%s): ok (logged in as %q through admin %q)\n", s.Name, s.Address, user, s.AdminUser)
+	}
+	if problems > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d problems", problems)}
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate"
+)
+
+// env is what the move, resume and serve commands share: config, the
+// locked database, the directory and the mover.
+type env struct {
+	cfg     *migrate.Config
+	db      *db.DB
+	dir     migrate.Directory
+	log     *slog.Logger
+	release func()
+	mu      sync.Mutex
+	out     io.Writer
+	last    map[int64]string // move id -> last printed state line key
+}
+
+func openEnv(ctx context.Context, configPath string, verbose bool, stderr io.Writer) (*env, error) {
+	if configPath == "" {
+		return nil, usageErr("-config is required")
+	}
+	cfg, err := migrate.LoadConfig(configPath)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	release, err := db.Lock(cfg.Database)
+	if err != nil {
+		return nil, &exitError{code: 1, err: err}
+	}
+	d, err := db.Open(ctx, cfg.Database)
+	if err != nil {
+		release()
+		return nil, &exitError{code: 1, err: err}
+	}
+	return &env{cfg: cfg, db: d, dir: migrate.NewLDAP(cfg.Directory), log: log, release: release,
+		last: map[int64]string{}}, nil
+}
+
+func (e *env) Close() {
+	e.db.Close()
+	e.release()
+}
+
+func (e *env) mover() *migrate.Mover {
+	return &migrate.Mover{Config: e.cfg, Dir: e.dir, DB: e.db, Log: e.log, Progress: e.progress,
+		Crash: crashHook(os.Getenv("MOVEWIZARD_CRASH"))}
+}
+
+// progress prints one line per state or phase change of a move.
+func (e *env) progress(m db.Move) {
+	key := m.State + "/" + m.Phase
+	if m.Error != "" && m.State == db.MoveRunning {
+		key += "/retry"
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.out == nil || e.last[m.ID] == key {
+		return
+	}
+	e.last[m.ID] = key
+	line := fmt.Sprintf("%-12s %-10s %-9s %d/%d msgs %s/%s", m.UID, m.State, orDash(m.Phase),
+		m.MsgsDone, m.MsgsTotal, mib(m.BytesDone), mib(m.BytesTotal))
+	if m.Skipped > 0 {
+		line += fmt.Sprintf(" %d skipped", m.Skipped)
+	}
+	if m.Error != "" {
+		line += "  " + m.Error
+	}
+	fmt.Fprintln(e.out, line)
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20)) }
+
+// runJobs runs jobs one after another (each job's moves in parallel) and
+// prints a summary. Any mailbox not moved makes the exit code 1.
+func (e *env) runJobs(ctx context.Context, jobs []int64, stdout io.Writer) error {
+	e.out = stdout
+	rn := &migrate.Runner{Mover: e.mover(), DB: e.db, Log: e.log}
+	failed := 0
+	start := time.Now()
+	var msgs, bytes int64
+	for _, id := range jobs {
+		moves, err := rn.RunJob(ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\njob %d summary:\n", id)
+		for _, m := range moves {
+			fmt.Fprintf(stdout, "  %-12s %-13s %d msgs %s, %d skipped", m.UID, m.State, m.MsgsDone, mib(m.BytesDone), m.Skipped)
+			if m.Error != "" {
+				fmt.Fprintf(stdout, "  (%s)", m.Error)
+			}
+			fmt.Fprintln(stdout)
+			if m.State != db.MoveDone && m.State != db.MoveAlreadyThere {
+				failed++
+			}
+			msgs += m.MsgsDone
+			bytes += m.BytesDone
+		}
+	}
+	secs := time.Since(start).Seconds()
+	fmt.Fprintf(stdout, "\n%d messages, %s in %.1fs (%.0f msgs/s, %.1f MB/s)\n", msgs, mib(bytes), secs,
+		float64(msgs)/secs, float64(bytes)/1e6/secs)
+	if failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d mailboxes not moved", failed)}
+	}
+	return nil
+}
+
+// crashHook implements MOVEWIZARD_CRASH=point[:n] for the crash tests: the
+// process kills itself with SIGKILL the n-th time the mover reaches point,
+// which is exactly what a power cut or the OOM killer does at that instant.
+func crashHook(spec string) func(string) {
+	if spec == "" {
+		return nil
+	}
+	point, nStr, _ := strings.Cut(spec, ":")
+	n, err := strconv.Atoi(nStr)
+	if err != nil || n < 1 {
+		n = 1
+	}
+	var mu sync.Mutex
+	count := 0
+	return func(p string) {
+		if p != point {
+			return
+		}
+		mu.Lock()
+		count++
+		hit := count == n
+		mu.Unlock()
+		if hit {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // never continue past the crash point
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Event is one line of a move's history.
+type Event struct {
+	ID, JobID, MoveID int64
+	At                time.Time
+	Kind, Message     string
+}
+
+// AddEvent appends to a move's (or a job's, with moveID 0) history.
+func (d *DB) AddEvent(ctx context.Context, jobID, moveID int64, kind, message string) error {
+	_, err := d.sql.ExecContext(ctx, `INSERT INTO events (job_id, move_id, at, kind, message)
+		VALUES (?,?,?,?,?)`, jobID, moveID, formatTime(d.Now()), kind, message)
+	return err
+}
+
+// Events returns a move's history, oldest first.
+func (d *DB) Events(ctx context.Context, moveID int64) ([]Event, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT id, job_id, move_id, at, kind, message FROM events
+		WHERE move_id = ? ORDER BY id`, moveID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at string
+		if err := rows.Scan(&e.ID, &e.JobID, &e.MoveID, &at, &e.Kind, &e.Message); err != nil {
+			return nil, err
+		}
+		e.At = parseTime(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AuditEntry records who did what.
+type AuditEntry struct {
+	ID            int64
+	At            time.Time
+	Actor, Action string
+	JobID, MoveID int64
+	Detail        string
+}
+
+// AddAudit records an administrative action.
+func (d *DB) AddAudit(ctx context.Context, actor, action string, jobID, moveID int64, detail string) error {
+	return execTx(ctx, d, func(tx *sql.Tx) error {
+		return addAudit(ctx, tx, d.Now(), actor, action, jobID, moveID, detail)
+	})
+}
+
+func addAudit(ctx context.Context, tx *sql.Tx, now time.Time, actor, action string, jobID, moveID int64, detail string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, job_id, move_id, detail)
+		VALUES (?,?,?,?,?,?)`, formatTime(now), actor, action, jobID, moveID, detail)
+	return err
+}
+
+// Audit returns the audit log, newest first.
+func (d *DB) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT id, at, actor, action, job_id, move_id, detail
+		FROM audit ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var a AuditEntry
+		var at string
+		if err := rows.Scan(&a.ID, &at, &a.Actor, &a.Action, &a.JobID, &a.MoveID, &a.Detail); err != nil {
+			return nil, err
+		}
+		a.At = parseTime(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

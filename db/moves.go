@@ -1,0 +1,190 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Move states. Queued and running are unfinished; the rest are outcomes.
+const (
+	MoveQueued    = "queued"
+	MoveRunning   = "running"
+	MoveDone      = "done"
+	MoveFailed    = "failed"
+	MoveAbandoned = "abandoned"
+	MoveCancelled = "cancelled"
+	// MoveAlreadyThere: the user already lived on the target; nothing done.
+	MoveAlreadyThere = "already-there"
+)
+
+// Move phases, in order; a resumed move continues from its phase.
+const (
+	PhasePreflight = "preflight"
+	PhaseHierarchy = "hierarchy"
+	PhaseCopy      = "copy"
+	PhaseVerify    = "verify"
+	PhaseCutover   = "cutover"
+	PhaseDelta     = "delta"
+	PhaseRemove    = "remove"
+	PhaseCleanup   = "cleanup"
+	PhaseDone      = "done"
+)
+
+// Move is one user's mailbox move within a job.
+type Move struct {
+	ID, JobID        int64
+	UID, UserDN      string
+	Source, Target   string
+	State, Phase     string
+	CurrentFolder    string
+	MsgsTotal        int64
+	MsgsDone         int64
+	BytesTotal       int64
+	BytesDone        int64
+	Skipped          int
+	Error            string
+	DirectoryUpdated time.Time
+	SourceRemoved    time.Time
+	CreatedAt        time.Time
+	StartedAt        time.Time
+	FinishedAt       time.Time
+	CancelRequested  bool
+	Attempt          int
+}
+
+// Unfinished reports whether the move still has work to do.
+func (m Move) Unfinished() bool { return m.State == MoveQueued || m.State == MoveRunning }
+
+const moveColumns = `id, job_id, uid, user_dn, source, target, state, phase, current_folder,
+	msgs_total, msgs_done, bytes_total, bytes_done, skipped, error, directory_updated_at,
+	source_removed_at, created_at, started_at, finished_at, cancel_requested, attempt`
+
+func scanMove(row interface{ Scan(...any) error }) (Move, error) {
+	var m Move
+	var dirUpd, srcRem, created, started, finished string
+	var cancel int
+	err := row.Scan(&m.ID, &m.JobID, &m.UID, &m.UserDN, &m.Source, &m.Target, &m.State, &m.Phase,
+		&m.CurrentFolder, &m.MsgsTotal, &m.MsgsDone, &m.BytesTotal, &m.BytesDone, &m.Skipped,
+		&m.Error, &dirUpd, &srcRem, &created, &started, &finished, &cancel, &m.Attempt)
+	m.DirectoryUpdated, m.SourceRemoved = parseTime(dirUpd), parseTime(srcRem)
+	m.CreatedAt, m.StartedAt, m.FinishedAt = parseTime(created), parseTime(started), parseTime(finished)
+	m.CancelRequested = cancel != 0
+	return m, err
+}
+
+// Move returns one move.
+func (d *DB) Move(ctx context.Context, id int64) (Move, error) {
+	m, err := scanMove(d.sql.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Move{}, fmt.Errorf("move %d: %w", id, ErrNotFound)
+	}
+	return m, err
+}
+
+// Moves returns the moves of a job in creation order.
+func (d *DB) Moves(ctx context.Context, jobID int64) ([]Move, error) {
+	return d.queryMoves(ctx, `SELECT `+moveColumns+` FROM moves WHERE job_id = ? ORDER BY id`, jobID)
+}
+
+// UserMoves returns every move of a user, newest first.
+func (d *DB) UserMoves(ctx context.Context, uid string) ([]Move, error) {
+	return d.queryMoves(ctx, `SELECT `+moveColumns+` FROM moves WHERE uid = ? ORDER BY id DESC`, uid)
+}
+
+// UnfinishedMoves returns every queued or running move, oldest job first.
+func (d *DB) UnfinishedMoves(ctx context.Context) ([]Move, error) {
+	return d.queryMoves(ctx, `SELECT `+moveColumns+` FROM moves
+		WHERE state IN ('queued','running') ORDER BY job_id, id`)
+}
+
+func (d *DB) queryMoves(ctx context.Context, query string, args ...any) ([]Move, error) {
+	rows, err := d.sql.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var moves []Move
+	for rows.Next() {
+		m, err := scanMove(rows)
+		if err != nil {
+			return nil, err
+		}
+		moves = append(moves, m)
+	}
+	return moves, rows.Err()
+}
+
+// UnfinishedMoveForUser returns the user's queued or running move, if any.
+func (d *DB) UnfinishedMoveForUser(ctx context.Context, uid string) (Move, bool, error) {
+	m, err := scanMove(d.sql.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves
+		WHERE uid = ? AND state IN ('queued','running')`, uid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Move{}, false, nil
+	}
+	return m, err == nil, err
+}
+
+// SaveMove writes every mutable column of m. It never clears
+// cancel_requested, which only the control actions change.
+func (d *DB) SaveMove(ctx context.Context, m Move) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := saveMove(ctx, tx, m); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func saveMove(ctx context.Context, tx *sql.Tx, m Move) error {
+	_, err := tx.ExecContext(ctx, `UPDATE moves SET user_dn = ?, source = ?, state = ?, phase = ?,
+		current_folder = ?, msgs_total = ?, msgs_done = ?, bytes_total = ?, bytes_done = ?,
+		skipped = ?, error = ?, directory_updated_at = ?, source_removed_at = ?, started_at = ?,
+		finished_at = ?, attempt = ? WHERE id = ?`,
+		m.UserDN, m.Source, m.State, m.Phase, m.CurrentFolder, m.MsgsTotal, m.MsgsDone,
+		m.BytesTotal, m.BytesDone, m.Skipped, m.Error, formatTime(m.DirectoryUpdated),
+		formatTime(m.SourceRemoved), formatTime(m.StartedAt), formatTime(m.FinishedAt),
+		m.Attempt, m.ID)
+	if err != nil {
+		return fmt.Errorf("save move %d: %w", m.ID, err)
+	}
+	return nil
+}
+
+// RequestCancel marks a move to be cancelled; the runner acts on it.
+func (d *DB) RequestCancel(ctx context.Context, moveID int64, actor string) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	m, err := scanMove(tx.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, moveID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("move %d: %w", moveID, ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if !m.Unfinished() {
+		return fmt.Errorf("move %d of %q is %s: %w", moveID, m.UID, m.State, ErrConflict)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE moves SET cancel_requested = 1 WHERE id = ?`, moveID); err != nil {
+		return err
+	}
+	if err := addAudit(ctx, tx, d.Now(), actor, "cancel mailbox", m.JobID, moveID, m.UID); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// CancelRequested reports whether someone asked to cancel the move.
+func (d *DB) CancelRequested(ctx context.Context, moveID int64) (bool, error) {
+	var c int
+	err := d.sql.QueryRowContext(ctx, `SELECT cancel_requested FROM moves WHERE id = ?`, moveID).Scan(&c)
+	return c != 0, err
+}

@@ -1,0 +1,60 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// SkippedItem is a message the error policy dropped.
+type SkippedItem struct {
+	ID        int64
+	MoveID    int64
+	Folder    string
+	UID       uint32
+	MessageID string
+	Subject   string
+	Date      time.Time
+	Size      int64
+	Error     string
+	At        time.Time
+}
+
+// AddSkipped records a skipped item and the move's state in one transaction.
+// Recording the same item twice (a resumed move) is harmless.
+func (d *DB) AddSkipped(ctx context.Context, s SkippedItem, m Move) error {
+	return execTx(ctx, d, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO skipped (move_id, folder, source_uid, message_id,
+			subject, date, size, error, at) VALUES (?,?,?,?,?,?,?,?,?)
+			ON CONFLICT (move_id, folder, source_uid) DO UPDATE SET error = excluded.error`,
+			s.MoveID, s.Folder, s.UID, s.MessageID, s.Subject, formatTime(s.Date), s.Size, s.Error,
+			formatTime(d.Now()))
+		if err != nil {
+			return fmt.Errorf("record skipped uid %d: %w", s.UID, err)
+		}
+		return saveMove(ctx, tx, m)
+	})
+}
+
+// Skipped returns the skipped items of a move.
+func (d *DB) Skipped(ctx context.Context, moveID int64) ([]SkippedItem, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT id, move_id, folder, source_uid, message_id, subject,
+		date, size, error, at FROM skipped WHERE move_id = ? ORDER BY id`, moveID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []SkippedItem
+	for rows.Next() {
+		var s SkippedItem
+		var date, at string
+		if err := rows.Scan(&s.ID, &s.MoveID, &s.Folder, &s.UID, &s.MessageID, &s.Subject, &date,
+			&s.Size, &s.Error, &at); err != nil {
+			return nil, err
+		}
+		s.Date, s.At = parseTime(date), parseTime(at)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,251 @@
+package migrate
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/movewizard/movewizard/db"
+)
+
+// copyChunk copies a few hundred messages: one FETCH for flags and dates,
+// 'sending' rows committed, then one FETCH of bodies streamed straight into
+// pipelined APPENDs. Messages the source failed to read are retried one by
+// one afterwards.
+func (r *run) copyChunk(ctx context.Context, f *db.Folder, uids []imap.UID) error {
+	sc, dc := r.sc, r.dc
+	metas, err := fetchMeta(sc, uids)
+	if err != nil {
+		return fmt.Errorf("flags and dates in %q: %w", f.Source, err)
+	}
+	var present []imap.UID
+	var sending []db.Copy
+	for _, u := range uids {
+		if m, ok := metas[u]; ok { // absent: expunged since the search
+			present = append(present, u)
+			sending = append(sending, db.Copy{SourceUID: uint32(u), Size: m.size})
+		}
+	}
+	if len(present) == 0 {
+		return nil
+	}
+	if err := r.mv.DB.MarkSending(ctx, f.ID, sending); err != nil {
+		return err
+	}
+	p := r.startPipeline(ctx, f)
+	got, ferr := r.streamBodies(ctx, f, sc, dc, present, metas, p)
+	if ferr != nil && !isNo(ferr) {
+		// Unblock appends still waiting on a target that may be half-way
+		// through a literal: closing is the only safe way out.
+		dc.c.Close()
+	}
+	if err := p.finish(ctx); err != nil {
+		return err
+	}
+	if err := r.handleRefusals(ctx, f, p.refused); err != nil {
+		return err
+	}
+	if ferr != nil && !isNo(ferr) {
+		return ferr
+	}
+	for _, u := range present {
+		if !got[u] {
+			if err := r.retryRead(ctx, f, metas[u], ferr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fetchMeta reads FLAGS, INTERNALDATE and RFC822.SIZE of a chunk. These
+// are small, so they are collected; bodies never are.
+func fetchMeta(c *conn, uids []imap.UID) (map[imap.UID]msgMeta, error) {
+	msgs, err := c.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
+		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+	}).Collect()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[imap.UID]msgMeta, len(msgs))
+	for _, m := range msgs {
+		out[m.UID] = msgMeta{uid: m.UID, flags: m.Flags, date: m.InternalDate, size: m.RFC822Size}
+	}
+	return out, nil
+}
+
+// streamBodies fetches bodies and appends each as it arrives. It returns
+// the UIDs handed to the pipeline and the FETCH's own outcome (a NO means
+// some messages could not be read; they are absent from got).
+func (r *run) streamBodies(ctx context.Context, f *db.Folder, sc, dc *conn, uids []imap.UID,
+	metas map[imap.UID]msgMeta, p *pipeline) (map[imap.UID]bool, error) {
+	got := make(map[imap.UID]bool, len(uids))
+	fetch := sc.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
+		UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	})
+	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
+		var uid imap.UID
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = it.UID
+			case imapclient.FetchItemDataBodySection:
+				meta, ok := metas[uid]
+				if it.Literal == nil || !ok || got[uid] {
+					// NIL body, or a body before its UID: read again singly.
+					if it.Literal != nil {
+						io.Copy(io.Discard, it.Literal)
+					}
+					continue
+				}
+				if err := r.appendOne(ctx, f, dc, meta, it.Literal, p); err != nil {
+					sc.c.Close() // stop the rest of the FETCH now
+					fetch.Close()
+					return got, err
+				}
+				got[uid] = true
+			}
+		}
+	}
+	return got, fetch.Close()
+}
+
+// appendOne streams one message body into an APPEND. The literal's size
+// is the source's; a body that ends early (a connection dropped inside the
+// FETCH literal reads as a short body with no error) must never complete
+// the APPEND, so the target connection is closed instead.
+func (r *run) appendOne(ctx context.Context, f *db.Folder, dc *conn, meta msgMeta, lit imap.LiteralReader, p *pipeline) error {
+	size := lit.Size()
+	cmd := dc.c.Append(f.Target, size, &imap.AppendOptions{Flags: copyFlags(meta.flags), Time: meta.date})
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(cmd, h), lit)
+	if err == nil && n != size {
+		err = fmt.Errorf("%w: %d of %d bytes", errShortLiteral, n, size)
+	}
+	if err != nil {
+		dc.c.Close()
+		if isNo(err) {
+			// The target refused before the literal (RFC 7888 synchronising
+			// literal): a bad item. The connection is unusable after that in
+			// go-imap, so the caller reconnects.
+			p.refuse(meta, err)
+			return fmt.Errorf("target refused uid %d of %q: %w", meta.uid, f.Source, errReconnect)
+		}
+		return fmt.Errorf("copy uid %d of %q: %w", meta.uid, f.Source, err)
+	}
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("append to %q: %w", f.Target, err)
+	}
+	return p.add(ctx, pending{meta: meta, cmd: cmd, size: size, sum: h.Sum(nil)})
+}
+
+// pending is an APPEND sent and not yet answered.
+type pending struct {
+	meta msgMeta
+	cmd  *imapclient.AppendCommand
+	size int64
+	sum  []byte
+}
+
+type refusal struct {
+	meta msgMeta
+	err  error
+}
+
+// pipeline waits for APPEND answers in the background so that several
+// APPENDs are in flight, and commits them in batches. Until finish returns
+// it owns r.m.
+type pipeline struct {
+	r       *run
+	f       *db.Folder
+	ch      chan pending
+	done    chan struct{}
+	err     error // first fatal error: connection loss, over quota, store
+	mu      sync.Mutex // guards refused: both goroutines add to it
+	refused []refusal
+}
+
+func (r *run) startPipeline(ctx context.Context, f *db.Folder) *pipeline {
+	p := &pipeline{r: r, f: f, ch: make(chan pending, r.mv.window()), done: make(chan struct{})}
+	go p.loop(ctx)
+	return p
+}
+
+func (p *pipeline) add(ctx context.Context, pd pending) error {
+	select {
+	case p.ch <- pd:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// refuse records a refusal seen by the sender goroutine.
+func (p *pipeline) refuse(meta msgMeta, err error) {
+	p.mu.Lock()
+	p.refused = append(p.refused, refusal{meta: meta, err: err})
+	p.mu.Unlock()
+}
+
+// finish waits for every answer and the last commit.
+func (p *pipeline) finish(ctx context.Context) error {
+	close(p.ch)
+	<-p.done
+	return p.err
+}
+
+func (p *pipeline) loop(ctx context.Context) {
+	defer close(p.done)
+	r := p.r
+	var batch []db.Copy
+	last := time.Now()
+	flush := func() {
+		if len(batch) == 0 || p.err != nil {
+			return
+		}
+		if err := r.mv.DB.ConfirmCopies(ctx, p.f.ID, batch, r.m); err != nil {
+			p.err = err
+			return
+		}
+		batch, last = batch[:0], time.Now()
+		r.publish()
+		r.mv.crash("copy")
+	}
+	for pd := range p.ch {
+		data, err := pd.cmd.Wait()
+		switch {
+		case err == nil:
+			batch = append(batch, db.Copy{SourceUID: uint32(pd.meta.uid), TargetUID: uint32(data.UID),
+				State: db.CopyDone, Size: pd.size, SHA256: pd.sum})
+			r.m.MsgsDone++
+			r.m.BytesDone += pd.size
+		case imapCode(err) == imap.ResponseCodeOverQuota:
+			if p.err == nil {
+				p.err = abandonf("target %s is over quota (folder %q): %v", r.dst.Name, p.f.Target, err)
+			}
+		case isNo(err):
+			p.refuse(pd.meta, err)
+		default:
+			if p.err == nil {
+				p.err = fmt.Errorf("append to %q: %w", p.f.Target, err)
+			}
+		}
+		if len(batch) >= 64 || time.Since(last) > 500*time.Millisecond {
+			flush()
+		}
+	}
+	// Commit what the target confirmed even after a failure or a shutdown:
+	// those copies are real, and a resume would otherwise have to find them.
+	if len(batch) > 0 {
+		if err := r.mv.DB.ConfirmCopies(context.WithoutCancel(ctx), p.f.ID, batch, r.m); err != nil && p.err == nil {
+			p.err = err
+		} else if err == nil {
+			r.publish()
+		}
+	}
+}

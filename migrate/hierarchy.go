@@ -1,0 +1,346 @@
+package migrate
+
+// Folder hierarchy translation between two IMAP servers. Pure functions: the
+// mover LISTs both servers, calls PlanHierarchy, then CREATEs and SUBSCRIBEs.
+//
+// Invariants:
+//   - One source level is one target level: a level containing the target's
+//     delimiter gets a look-alike character instead (see Join).
+//   - INBOX is case-insensitive on input and "INBOX" on output (RFC 3501 §5.1).
+//   - The personal namespace prefix (RFC 2342) is not a level the user sees.
+//   - No two source folders land on one target folder: that is an error, never
+//     a silent merge, because verification counts messages per folder.
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+var (
+	// ErrOutsideNamespace marks a name that is not under the personal
+	// namespace prefix (a shared or other-users folder, RFC 2342 §5).
+	ErrOutsideNamespace = errors.New("outside the personal namespace")
+	// ErrBadFolderName marks a name that cannot be split into levels.
+	ErrBadFolderName = errors.New("invalid folder name")
+	// ErrFolderCollision marks two source folders mapping to one target name.
+	ErrFolderCollision = errors.New("folder name collision")
+)
+
+// flatSep joins levels on a flat target when Join is not told the source
+// delimiter; U+2215 DIVISION SLASH looks like the usual "/" separator.
+const flatSep = "\u2215"
+
+// Hierarchy is one server's view of the personal namespace.
+type Hierarchy struct {
+	Delim  rune   // 0 = flat (NIL delimiter, RFC 3501 §6.3.8)
+	Prefix string // personal namespace prefix from NAMESPACE, e.g. "INBOX." or ""
+}
+
+// Levels splits a full mailbox name of h into its hierarchy levels as the user
+// sees them, without the personal namespace prefix. "INBOX" in any case is
+// ["INBOX"]. On a prefix-less server "INBOX/x" is ["INBOX","x"]: a real child
+// of INBOX. Empty levels ("a..b", a trailing delimiter) are an error.
+func (h Hierarchy) Levels(name string) ([]string, error) {
+	if strings.EqualFold(name, "INBOX") {
+		return []string{"INBOX"}, nil
+	}
+	if !utf8.ValidString(name) {
+		return nil, fmt.Errorf("folder %q: not UTF-8: %w", name, ErrBadFolderName)
+	}
+	rest := name
+	if h.Prefix != "" {
+		if !hasPrefixInbox(name, h.Prefix) {
+			return nil, fmt.Errorf("folder %q (prefix %q): %w", name, h.Prefix, ErrOutsideNamespace)
+		}
+		rest = name[len(h.Prefix):]
+	}
+	if rest == "" {
+		return nil, fmt.Errorf("folder %q: empty name: %w", name, ErrBadFolderName)
+	}
+	if h.Delim == 0 {
+		return []string{rest}, nil
+	}
+	levels := strings.Split(rest, string(h.Delim))
+	if slices.Contains(levels, "") {
+		return nil, fmt.Errorf("folder %q: empty hierarchy level: %w", name, ErrBadFolderName)
+	}
+	// Only without a prefix is a leading "inbox" the INBOX itself; under
+	// "INBOX." the user's "Inbox.x" is an ordinary top-level folder.
+	if h.Prefix == "" && strings.EqualFold(levels[0], "INBOX") {
+		levels[0] = "INBOX"
+	}
+	return levels, nil
+}
+
+// hasPrefixInbox reports whether name starts with prefix, ignoring case in a
+// leading "INBOX" since RFC 3501 §5.1 makes INBOX case-insensitive.
+func hasPrefixInbox(name, prefix string) bool {
+	if strings.HasPrefix(name, prefix) {
+		return true
+	}
+	return len(prefix) >= 5 && strings.EqualFold(prefix[:5], "INBOX") &&
+		len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix)
+}
+
+// Join builds a full mailbox name of h from levels. A level containing h.Delim
+// gets that character replaced by a look-alike (U+2215 for '/', U+2024 for '.',
+// '_' otherwise) so that one level stays one level. ["INBOX"] is "INBOX",
+// never prefixed; other names get the prefix, so a child of INBOX on an
+// "INBOX." server is "INBOX.INBOX.x" (Dovecot 2.3 shows it so). A flat server
+// (Delim 0) has no children: levels become one name joined with U+2215.
+func (h Hierarchy) Join(levels []string) string {
+	return h.join(levels, flatSep)
+}
+
+// join is Join with the separator for a flat target chosen by the caller:
+// PlanHierarchy uses the look-alike of the source delimiter, so that a user
+// who saw "Archive.2023" now sees "Archive․2023".
+func (h Hierarchy) join(levels []string, sep string) string {
+	// Under a prefix only the exact "INBOX" is the INBOX: Dovecot keeps
+	// "INBOX.inbox" as a folder of its own. Without one, any case is (below).
+	if len(levels) == 1 && levels[0] == "INBOX" {
+		return "INBOX"
+	}
+	parts := make([]string, len(levels))
+	for i, l := range levels {
+		if h.Delim != 0 {
+			l = strings.ReplaceAll(l, string(h.Delim), lookAlike(h.Delim))
+			sep = string(h.Delim)
+		}
+		if i == 0 && h.Prefix == "" && strings.EqualFold(l, "INBOX") {
+			l = "INBOX"
+		}
+		parts[i] = l
+	}
+	return h.Prefix + strings.Join(parts, sep)
+}
+
+// lookAlike is the character that stands in for delim inside one level.
+func lookAlike(delim rune) string {
+	switch delim {
+	case '/':
+		return "\u2215" // DIVISION SLASH
+	case '.':
+		return "\u2024" // ONE DOT LEADER
+	}
+	return "_"
+}
+
+// SourceFolder is one LISTed source mailbox.
+type SourceFolder struct {
+	Name       string
+	Attrs      []imap.MailboxAttr
+	Subscribed bool
+}
+
+// TargetFolder is one LISTed target mailbox (existing before the move).
+type TargetFolder struct {
+	Name  string
+	Attrs []imap.MailboxAttr
+}
+
+// FolderPlan says what to do for one source folder. Exactly one of Exists and
+// Create is true.
+type FolderPlan struct {
+	Source     string           // source full name
+	Target     string           // target full name
+	SpecialUse imap.MailboxAttr // RFC 6154 use the target folder has or gets; "" for most folders and for a second source folder of one use
+	Exists     bool             // target already has it (INBOX, a mapped special-use folder, or same name): don't CREATE
+	Create     bool             // CREATE it on the target (with USE SpecialUse if the target has CREATE-SPECIAL-USE)
+	Subscribe  bool             // subscribed on source
+	NoSelect   bool             // \Noselect or \NonExistent on the source: hierarchy only, copy no messages
+}
+
+// SkippedFolder is a source folder that PlanHierarchy leaves out, and why.
+type SkippedFolder struct {
+	Name   string
+	Reason string
+}
+
+// specialUses are the RFC 6154 uses mapped onto the target's own folder.
+// \All and \Flagged are not here: they are skipped (see PlanHierarchy).
+var specialUses = []imap.MailboxAttr{
+	imap.MailboxAttrSent, imap.MailboxAttrDrafts, imap.MailboxAttrTrash,
+	imap.MailboxAttrJunk, imap.MailboxAttrArchive,
+}
+
+type planEntry struct {
+	src    SourceFolder
+	levels []string // source levels
+	use    imap.MailboxAttr
+}
+
+// PlanHierarchy maps every source folder onto the target, parents before
+// children (fewer target levels first, then by name), so the CREATE order is
+// valid. A source folder with a special use maps onto the first target folder
+// (by name) with that use; if several source folders share the use, the one
+// whose name already matches that target folder wins, else the first by level
+// count and name, and the others become ordinary folders. Children follow a
+// mapped folder ("Sent Items/2023" -> "Sent/2023"). On a flat target the levels
+// are joined with the look-alike of the source delimiter ("Archive∕2023").
+// Parents missing from the LIST get no plan: CREATE makes them (RFC 3501 §6.3.3).
+func PlanHierarchy(src []SourceFolder, dst []TargetFolder, srcH, dstH Hierarchy) (plans []FolderPlan, skipped []SkippedFolder, err error) {
+	var entries []planEntry
+	for _, f := range src {
+		switch {
+		case hasAttr(f.Attrs, imap.MailboxAttrAll), hasAttr(f.Attrs, imap.MailboxAttrFlagged):
+			// RFC 6154 §2: these are usually virtual views of messages
+			// stored in other folders; copying them would duplicate mail.
+			skipped = append(skipped, SkippedFolder{f.Name, "virtual \\All or \\Flagged folder: its messages are copied from their real folders"})
+			continue
+		}
+		levels, err := srcH.Levels(f.Name)
+		if errors.Is(err, ErrOutsideNamespace) {
+			skipped = append(skipped, SkippedFolder{f.Name, "outside the personal namespace"})
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("source: %w", err)
+		}
+		e := planEntry{src: f, levels: levels}
+		for _, u := range specialUses {
+			if hasAttr(f.Attrs, u) {
+				e.use = u
+				break
+			}
+		}
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(a, b planEntry) int {
+		return cmp.Or(cmp.Compare(len(a.levels), len(b.levels)),
+			slices.Compare(a.levels, b.levels), cmp.Compare(a.src.Name, b.src.Name))
+	})
+
+	sep := lookAlike(srcH.Delim)
+	existing := map[string]bool{"INBOX": true}
+	dstUse := map[imap.MailboxAttr]string{}
+	for _, t := range slices.SortedFunc(slices.Values(dst), func(a, b TargetFolder) int { return cmp.Compare(a.Name, b.Name) }) {
+		existing[canonical(dstH, t.Name)] = true
+		if _, err := dstH.Levels(t.Name); err != nil {
+			continue // not a folder of the user's own that we could map onto
+		}
+		for _, u := range specialUses {
+			if _, ok := dstUse[u]; !ok && hasAttr(t.Attrs, u) {
+				dstUse[u] = canonical(dstH, t.Name)
+			}
+		}
+	}
+
+	// Pick one source folder per use; mapped holds its target levels.
+	mapped := map[string][]string{}
+	chosen := map[int]bool{}
+	for _, u := range specialUses {
+		pick := -1
+		for i, e := range entries {
+			if e.use != u {
+				continue
+			}
+			if pick < 0 {
+				pick = i
+			}
+			if name, ok := dstUse[u]; ok && dstH.join(e.levels, sep) == name {
+				pick = i // already the target's folder of that use: no rename
+				break
+			}
+		}
+		if pick < 0 {
+			continue
+		}
+		chosen[pick] = true
+		if name, ok := dstUse[u]; ok {
+			tl, err := dstH.Levels(name)
+			if err != nil {
+				return nil, nil, fmt.Errorf("target: %w", err)
+			}
+			mapped[levelKey(entries[pick].levels)] = tl
+		}
+	}
+
+	// Children are counted on the target: "[Gmail]" whose only child
+	// "[Gmail]/Sent Mail" maps onto "Sent" has nothing to hold there.
+	hasChild := map[string]bool{}
+	for _, e := range entries {
+		tl := targetLevels(e.levels, mapped)
+		for i := 1; i < len(tl); i++ {
+			hasChild[levelKey(tl[:i])] = true
+		}
+	}
+
+	owner := map[string]string{}
+	depth := map[string]int{}
+	for i, e := range entries {
+		tl := targetLevels(e.levels, mapped)
+		noSelect := hasAttr(e.src.Attrs, imap.MailboxAttrNoSelect) || hasAttr(e.src.Attrs, imap.MailboxAttrNonExistent)
+		if noSelect && !hasChild[levelKey(tl)] {
+			skipped = append(skipped, SkippedFolder{e.src.Name, "\\Noselect folder without children"})
+			continue
+		}
+		if noSelect && len(tl) == 1 && tl[0] == "INBOX" {
+			// Dovecot lists "INBOX.INBOX" \Noselect above INBOX's children.
+			skipped = append(skipped, SkippedFolder{e.src.Name, "\\Noselect placeholder for INBOX"})
+			continue
+		}
+		if noSelect && dstH.Delim == 0 {
+			skipped = append(skipped, SkippedFolder{e.src.Name, "\\Noselect folder: the target is flat and has no hierarchy to hold"})
+			continue
+		}
+		p := FolderPlan{
+			Source:    e.src.Name,
+			Target:    dstH.join(tl, sep),
+			Subscribe: e.src.Subscribed,
+			NoSelect:  noSelect,
+		}
+		if chosen[i] {
+			p.SpecialUse = e.use
+		}
+		// A mapped special-use folder is in existing: dstUse holds canonical names.
+		p.Exists = existing[p.Target]
+		p.Create = !p.Exists
+		if prev, ok := owner[p.Target]; ok {
+			return nil, nil, fmt.Errorf("source folders %q and %q both map to target %q: %w", prev, p.Source, p.Target, ErrFolderCollision)
+		}
+		owner[p.Target] = p.Source
+		depth[p.Target] = len(tl)
+		plans = append(plans, p)
+	}
+	slices.SortFunc(plans, func(a, b FolderPlan) int {
+		return cmp.Or(cmp.Compare(depth[a.Target], depth[b.Target]), cmp.Compare(a.Target, b.Target))
+	})
+	return plans, skipped, nil
+}
+
+// targetLevels replaces the longest source ancestor (or the folder itself)
+// that maps onto a target special-use folder.
+func targetLevels(levels []string, mapped map[string][]string) []string {
+	for i := len(levels); i > 0; i-- {
+		if tl, ok := mapped[levelKey(levels[:i])]; ok {
+			return append(slices.Clone(tl), levels[i:]...)
+		}
+	}
+	return levels
+}
+
+// canonical is the name a target server reports for name, with INBOX in
+// upper case; names it cannot split are kept as they are.
+func canonical(h Hierarchy, name string) string {
+	levels, err := h.Levels(name)
+	if err != nil {
+		return name
+	}
+	return h.Join(levels)
+}
+
+// levelKey joins levels with NUL, which no IMAP mailbox name contains
+// (CHAR8 excludes %x00, RFC 3501 §9).
+func levelKey(levels []string) string { return strings.Join(levels, "\x00") }
+
+// hasAttr compares case-insensitively: attributes are atoms (RFC 3501 §9).
+func hasAttr(attrs []imap.MailboxAttr, want imap.MailboxAttr) bool {
+	return slices.ContainsFunc(attrs, func(a imap.MailboxAttr) bool { return strings.EqualFold(string(a), string(want)) })
+}

@@ -1,0 +1,302 @@
+package migrate
+
+// Invariants of a move (one mailbox):
+//
+//   - A message is deleted from the source only after its copy was verified
+//     on the target (present under the recorded target UID with the same
+//     size), and only under the source UIDVALIDITY the copy was recorded for.
+//   - The directory is changed at most once per move, with a compare-and-swap
+//     from the source's home value to the target's, and only after every
+//     folder verified. Nothing is abandoned after that point.
+//   - Every APPEND is preceded by a committed 'sending' row and followed by a
+//     'done' row with the target UID; after a crash the 'sending' rows are
+//     reconciled against the target before anything is re-sent, so a resumed
+//     move never duplicates a message.
+//   - Identity is the source UID under its UIDVALIDITY, never a header:
+//     messages without or with duplicate Message-IDs are all copied.
+//   - Progress is committed to the database before it is published.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/movewizard/movewizard/db"
+)
+
+// Mover moves mailboxes. Its fields are its dependencies; it holds no
+// per-move state, so one Mover runs many moves at once.
+type Mover struct {
+	Config *Config
+	Dir    Directory
+	DB     *db.DB
+	Log    *slog.Logger
+	// Progress, if set, receives a move's state after each commit.
+	Progress func(db.Move)
+	// Patience bounds how long connection loss and throttling are retried
+	// before the move fails (default 15 minutes).
+	Patience time.Duration
+	// ChunkSize is how many messages one FETCH asks for (default 250), and
+	// Window how many APPENDs may await their answer at once (default 32).
+	ChunkSize, Window int
+	// Crash, if set, is called at named points of a move; the crash tests
+	// make it kill the process there (see cmd/movewizard).
+	Crash func(point string)
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (mv *Mover) now() time.Time {
+	if mv.Now != nil {
+		return mv.Now()
+	}
+	return time.Now()
+}
+
+// Run executes (or resumes) one move to an outcome: done, already-there,
+// abandoned, cancelled or failed. It returns the final move; an error only
+// for a stopped context (the move stays resumable) or a broken store.
+func (mv *Mover) Run(ctx context.Context, job db.Job, m db.Move) (db.Move, error) {
+	r := &run{mv: mv, job: job, m: m, log: mv.logger().With("job", job.ID, "mailbox", m.UID),
+		failedOnce: map[string]bool{}}
+	defer r.closeConns()
+	if r.m.State == db.MoveQueued {
+		r.m.State, r.m.StartedAt, r.m.Error = db.MoveRunning, mv.now(), ""
+		if err := r.save(ctx); err != nil {
+			return r.m, err
+		}
+		r.event(ctx, "start", "move started")
+	}
+	var waitingSince time.Time
+	delay := time.Second
+	for {
+		err := r.step(ctx)
+		if err == nil {
+			return r.m, nil
+		}
+		if ctx.Err() != nil {
+			r.log.Info("move interrupted", "phase", r.m.Phase)
+			return r.m, ctx.Err()
+		}
+		r.closeConns()
+		if cancelled, _ := mv.DB.CancelRequested(ctx, r.m.ID); cancelled || errors.Is(err, errCancelled) {
+			return r.finishAbandoned(ctx, db.MoveCancelled, "cancelled")
+		}
+		var ae *abandonError
+		if errors.As(err, &ae) {
+			return r.finishAbandoned(ctx, db.MoveAbandoned, ae.reason)
+		}
+		if !isTransient(err) {
+			return r.finishFailed(ctx, err)
+		}
+		if waitingSince.IsZero() {
+			waitingSince = mv.now()
+		}
+		if mv.now().Sub(waitingSince) > mv.patience() {
+			return r.finishFailed(ctx, fmt.Errorf("gave up after %s of retries: %w", mv.patience(), err))
+		}
+		what := "connection lost"
+		if isThrottle(err) {
+			what = "server throttling"
+		}
+		r.m.Error = fmt.Sprintf("%s, retrying in %s: %v", what, delay, err)
+		r.log.Warn("move retrying", "phase", r.m.Phase, "delay", delay, "err", err)
+		if err := r.save(ctx); err != nil && ctx.Err() == nil {
+			return r.m, err
+		}
+		select {
+		case <-ctx.Done():
+			return r.m, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, time.Minute)
+	}
+}
+
+func (mv *Mover) patience() time.Duration {
+	if mv.Patience > 0 {
+		return mv.Patience
+	}
+	return 15 * time.Minute
+}
+
+func (mv *Mover) logger() *slog.Logger {
+	if mv.Log != nil {
+		return mv.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (mv *Mover) crash(point string) {
+	if mv.Crash != nil {
+		mv.Crash(point)
+	}
+}
+
+// run is the state of one move while it executes.
+type run struct {
+	mv       *Mover
+	job      db.Job
+	m        db.Move
+	log      *slog.Logger
+	user     User
+	src, dst ServerConfig
+	sc, dc   *conn
+	// failedOnce remembers source reads that failed once (folder\x00uid),
+	// so the next failure of the same item is final.
+	failedOnce map[string]bool
+	lastPub    time.Time
+}
+
+// step runs the move from its recorded phase to the end.
+func (r *run) step(ctx context.Context) error {
+	if err := r.checkCancel(ctx); err != nil {
+		return err
+	}
+	if err := r.preflight(ctx); err != nil {
+		return err
+	}
+	if r.m.State != db.MoveRunning { // already on the target
+		return nil
+	}
+	for {
+		var err error
+		switch r.m.Phase {
+		case "", db.PhasePreflight, db.PhaseHierarchy:
+			err = r.hierarchy(ctx, db.PhaseCopy)
+		case db.PhaseCopy:
+			err = r.copyAll(ctx, db.PhaseVerify)
+		case db.PhaseVerify:
+			err = r.verifyAll(ctx, db.PhaseCutover)
+		case db.PhaseCutover:
+			err = r.cutover(ctx)
+		case db.PhaseDelta:
+			err = r.delta(ctx)
+		case db.PhaseRemove:
+			err = r.removeSource(ctx)
+		case db.PhaseDone:
+			return r.finishDone(ctx)
+		default:
+			return permanent(fmt.Errorf("unknown phase %q in the database", r.m.Phase))
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// setPhase commits the move's new phase.
+func (r *run) setPhase(ctx context.Context, phase string) error {
+	r.m.Phase, r.m.CurrentFolder, r.m.Error = phase, "", ""
+	if err := r.save(ctx); err != nil {
+		return err
+	}
+	r.event(ctx, "phase", phase)
+	return nil
+}
+
+func (r *run) save(ctx context.Context) error {
+	if err := r.mv.DB.SaveMove(ctx, r.m); err != nil {
+		return err
+	}
+	r.publish()
+	return nil
+}
+
+func (r *run) publish() {
+	r.lastPub = r.mv.now()
+	if r.mv.Progress != nil {
+		r.mv.Progress(r.m)
+	}
+}
+
+func (r *run) event(ctx context.Context, kind, msg string) {
+	if err := r.mv.DB.AddEvent(ctx, r.job.ID, r.m.ID, kind, msg); err != nil && ctx.Err() == nil {
+		r.log.Warn("record event", "err", err)
+	}
+}
+
+func (r *run) checkCancel(ctx context.Context) error {
+	c, err := r.mv.DB.CancelRequested(ctx, r.m.ID)
+	if err != nil {
+		return err
+	}
+	if c {
+		return errCancelled
+	}
+	return nil
+}
+
+// conns returns connections to source and target, dialling as needed.
+func (r *run) conns(ctx context.Context) (*conn, *conn, error) {
+	var err error
+	if r.sc == nil {
+		if r.sc, err = dial(ctx, r.src, r.m.UID); err != nil {
+			return nil, nil, err
+		}
+	}
+	if r.dc == nil {
+		if r.dc, err = dial(ctx, r.dst, r.m.UID); err != nil {
+			return nil, nil, err
+		}
+	}
+	return r.sc, r.dc, nil
+}
+
+func (r *run) closeConns() {
+	r.sc.Close()
+	r.dc.Close()
+	r.sc, r.dc = nil, nil
+}
+
+func (r *run) finishDone(ctx context.Context) error {
+	r.m.State, r.m.Phase, r.m.CurrentFolder, r.m.Error = db.MoveDone, db.PhaseDone, "", ""
+	r.m.FinishedAt = r.mv.now()
+	if err := r.save(ctx); err != nil {
+		return err
+	}
+	r.event(ctx, "done", fmt.Sprintf("moved %d messages (%d bytes), %d skipped", r.m.MsgsDone, r.m.BytesDone, r.m.Skipped))
+	r.log.Info("move done", "msgs", r.m.MsgsDone, "bytes", r.m.BytesDone, "skipped", r.m.Skipped)
+	return nil
+}
+
+func (r *run) finishFailed(ctx context.Context, cause error) (db.Move, error) {
+	r.m.State, r.m.Error, r.m.FinishedAt = db.MoveFailed, cause.Error(), r.mv.now()
+	r.log.Error("move failed", "phase", r.m.Phase, "err", cause)
+	if err := r.save(ctx); err != nil {
+		return r.m, err
+	}
+	r.event(ctx, "failed", cause.Error())
+	return r.m, nil
+}
+
+// finishAbandoned ends a move as abandoned or cancelled: the target copy is
+// removed and the source and the directory stay as they were. After the
+// directory update that is no longer possible; the move then fails instead
+// and keeps both copies for an admin to look at.
+func (r *run) finishAbandoned(ctx context.Context, state, reason string) (db.Move, error) {
+	if !r.m.DirectoryUpdated.IsZero() {
+		return r.finishFailed(ctx, fmt.Errorf("%s after the directory update; source and target both kept: %s", state, reason))
+	}
+	r.m.Phase = db.PhaseCleanup
+	r.m.Error = reason
+	if err := r.save(ctx); err != nil {
+		return r.m, err
+	}
+	if err := r.cleanupTarget(ctx); err != nil {
+		if ctx.Err() != nil {
+			return r.m, ctx.Err()
+		}
+		return r.finishFailed(ctx, fmt.Errorf("%s (%s), but removing the partial copy from the target failed: %w", state, reason, err))
+	}
+	r.m.State, r.m.FinishedAt = state, r.mv.now()
+	r.m.MsgsDone, r.m.BytesDone = 0, 0
+	r.log.Warn("move ended", "state", state, "reason", reason)
+	if err := r.save(ctx); err != nil {
+		return r.m, err
+	}
+	r.event(ctx, state, reason)
+	return r.m, nil
+}

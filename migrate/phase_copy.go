@@ -1,0 +1,175 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/movewizard/movewizard/db"
+)
+
+// copyAll is DESIGN.md step 4: every selectable folder, message by message.
+func (r *run) copyAll(ctx context.Context, next string) error {
+	folders, err := r.mv.DB.Folders(ctx, r.m.ID)
+	if err != nil {
+		return err
+	}
+	for i := range folders {
+		if err := r.copyFolder(ctx, &folders[i]); err != nil {
+			return err
+		}
+	}
+	return r.setPhase(ctx, next)
+}
+
+// msgMeta is what APPEND needs before the body: flags and INTERNALDATE.
+type msgMeta struct {
+	uid   imap.UID
+	flags []imap.Flag
+	date  time.Time
+	size  int64
+}
+
+// copyFolder copies every source message of f not yet on the target. It is
+// safe to call again at any point: what is done is skipped and what was in
+// flight is reconciled first.
+func (r *run) copyFolder(ctx context.Context, f *db.Folder) error {
+	if f.NoSelect {
+		return nil
+	}
+	if err := r.checkCancel(ctx); err != nil {
+		return err
+	}
+	sc, dc, err := r.conns(ctx)
+	if err != nil {
+		return err
+	}
+	r.m.CurrentFolder = f.Source
+	r.publish()
+	uids, ok, err := r.openFolder(ctx, sc, dc, f)
+	if err != nil || !ok {
+		return err
+	}
+	copies, err := r.mv.DB.Copies(ctx, f.ID)
+	if err != nil {
+		return err
+	}
+	if hasSending(copies) {
+		if copies, err = r.reconcile(ctx, f, copies); err != nil {
+			return err
+		}
+		if _, err := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+			return fmt.Errorf("examine %q: %w", f.Source, err)
+		}
+	}
+	skipped, err := r.skippedIn(ctx, f.Source)
+	if err != nil {
+		return err
+	}
+	var todo []imap.UID
+	for _, u := range uids {
+		if _, ok := copies[uint32(u)]; !ok && !skipped[uint32(u)] {
+			todo = append(todo, u)
+		}
+	}
+	for len(todo) > 0 {
+		n := min(len(todo), r.mv.chunkSize())
+		if err := r.copyChunk(ctx, f, todo[:n]); err != nil {
+			return err
+		}
+		todo = todo[n:]
+	}
+	return nil
+}
+
+// openFolder EXAMINEs the source folder, checks both UIDVALIDITYs against
+// the checkpoint (resetting the folder when either changed: its UIDs mean
+// nothing now) and returns the source UIDs. ok is false when the folder
+// vanished from the source.
+func (r *run) openFolder(ctx context.Context, sc, dc *conn, f *db.Folder) ([]imap.UID, bool, error) {
+	sel, err := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if isNo(err) {
+		r.event(ctx, "folder-vanished", fmt.Sprintf("%s: %v", f.Source, err))
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("examine %q: %w", f.Source, err)
+	}
+	st, err := dc.c.Status(f.Target, &imap.StatusOptions{UIDNext: true, UIDValidity: true}).Wait()
+	if err != nil {
+		if isNo(err) {
+			return nil, false, abandonf("target folder %q of %q is not there: %v", f.Target, f.Source, err)
+		}
+		return nil, false, fmt.Errorf("status %q on target: %w", f.Target, err)
+	}
+	changed := (f.SourceUIDValidity != 0 && f.SourceUIDValidity != sel.UIDValidity) ||
+		(f.TargetUIDValidity != 0 && f.TargetUIDValidity != st.UIDValidity)
+	if changed {
+		if !r.m.DirectoryUpdated.IsZero() {
+			return nil, false, permanent(fmt.Errorf("UIDVALIDITY of %q changed after the directory update; stopping before anything is removed", f.Source))
+		}
+		r.event(ctx, "uidvalidity", fmt.Sprintf("%s: UIDVALIDITY changed; copying the folder again", f.Source))
+		if err := r.purgeFolderCopies(ctx, dc, f); err != nil {
+			return nil, false, err
+		}
+		if err := r.mv.DB.ResetFolder(ctx, *f); err != nil {
+			return nil, false, err
+		}
+		f.SourceUIDValidity, f.TargetUIDValidity, f.TargetUIDFloor = 0, 0, 0
+	}
+	if f.SourceUIDValidity == 0 || f.TargetUIDFloor == 0 {
+		f.SourceUIDValidity, f.TargetUIDValidity = sel.UIDValidity, st.UIDValidity
+		f.TargetUIDFloor = max(uint32(st.UIDNext), 1)
+		if err := r.mv.DB.SaveFolder(ctx, *f); err != nil {
+			return nil, false, err
+		}
+	}
+	if sel.NumMessages == 0 {
+		return nil, true, nil
+	}
+	res, err := sc.c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+	if err != nil {
+		return nil, false, fmt.Errorf("search %q: %w", f.Source, err)
+	}
+	uids := res.AllUIDs()
+	slices.Sort(uids)
+	return uids, true, nil
+}
+
+func hasSending(cs map[uint32]db.Copy) bool {
+	for _, c := range cs {
+		if c.State == db.CopySending {
+			return true
+		}
+	}
+	return false
+}
+
+func (mv *Mover) chunkSize() int {
+	if mv.ChunkSize > 0 {
+		return mv.ChunkSize
+	}
+	return 250
+}
+
+func (mv *Mover) window() int {
+	if mv.Window > 0 {
+		return mv.Window
+	}
+	return 32
+}
+
+// copyFlags drops \Recent, which only a server may set (RFC 3501 §2.3.2);
+// Dovecot returns it and APPEND rejects it.
+func copyFlags(flags []imap.Flag) []imap.Flag {
+	out := make([]imap.Flag, 0, len(flags))
+	for _, f := range flags {
+		if !strings.EqualFold(string(f), `\Recent`) {
+			out = append(out, f)
+		}
+	}
+	return out
+}

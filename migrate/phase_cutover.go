@@ -1,0 +1,51 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/movewizard/movewizard/db"
+)
+
+// cutover is DESIGN.md step 7: re-home the user in the directory. SetHome
+// is a compare-and-swap from the source's value, so it happens at most once
+// and never overwrites someone else's change; a crash between the LDAP
+// modify and our commit is recognised on resume (the home already names
+// the target and no modify is sent).
+func (r *run) cutover(ctx context.Context) error {
+	if r.m.DirectoryUpdated.IsZero() {
+		err := r.mv.Dir.SetHome(ctx, r.user.DN, r.src.Home, r.dst.Home)
+		if errors.Is(err, ErrConflict) {
+			return permanent(fmt.Errorf("directory entry of %q changed during the move: %w", r.m.UID, err))
+		}
+		if err != nil {
+			return fmt.Errorf("update the directory for %q: %w", r.m.UID, err)
+		}
+		r.mv.crash("cutover-ldap")
+		r.m.DirectoryUpdated = r.mv.now()
+		if err := r.save(ctx); err != nil {
+			return err
+		}
+		r.event(ctx, "cutover", fmt.Sprintf("%s changed from %s to %s", r.mv.Config.Directory.HomeAttribute, r.src.Home, r.dst.Home))
+		r.log.Info("directory updated", "from", r.src.Home, "to", r.dst.Home)
+		r.mv.crash("cutover")
+	}
+	return r.setPhase(ctx, db.PhaseDelta)
+}
+
+// delta is the final pass after the cut-over: folders and mail that reached
+// the source meanwhile are copied, and everything is verified again.
+func (r *run) delta(ctx context.Context) error {
+	if err := r.syncHierarchy(ctx); err != nil {
+		return err
+	}
+	if err := r.measure(ctx); err != nil {
+		return err
+	}
+	next := db.PhaseRemove
+	if r.job.KeepSource {
+		next = db.PhaseDone
+	}
+	return r.verifyAll(ctx, next)
+}

@@ -1,0 +1,197 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/movewizard/movewizard/db"
+)
+
+// verifyAll is DESIGN.md step 6: per folder, every source message is on
+// the target (count plus a per-message check of UID and size). A folder
+// with something missing is copied again and checked again; three rounds
+// without agreement fail the move before anything irreversible happens.
+func (r *run) verifyAll(ctx context.Context, next string) error {
+	if r.m.Phase == db.PhaseVerify || r.m.Phase == db.PhaseCopy {
+		if r.m.Phase != db.PhaseVerify {
+			if err := r.setPhase(ctx, db.PhaseVerify); err != nil {
+				return err
+			}
+		}
+	}
+	var problems []string
+	for round := 0; round < 3; round++ {
+		folders, err := r.mv.DB.Folders(ctx, r.m.ID)
+		if err != nil {
+			return err
+		}
+		problems = problems[:0]
+		for i := range folders {
+			problem, err := r.verifyFolder(ctx, &folders[i])
+			if err != nil {
+				return err
+			}
+			if problem != "" {
+				problems = append(problems, problem)
+			}
+		}
+		if len(problems) == 0 {
+			r.event(ctx, "verified", fmt.Sprintf("%d folders verified", len(folders)))
+			r.mv.crash("verified")
+			return r.setPhase(ctx, next)
+		}
+		r.log.Warn("verify found differences", "problems", problems)
+	}
+	return permanent(fmt.Errorf("verification failed three times: %v", errors.Join(errorsOf(problems)...)))
+}
+
+func errorsOf(ss []string) []error {
+	out := make([]error, len(ss))
+	for i, s := range ss {
+		out[i] = errors.New(s)
+	}
+	return out
+}
+
+// verifyFolder copies what is still missing, then checks the target. It
+// returns a description of what did not match ("" when all did).
+func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
+	if f.NoSelect {
+		return "", nil
+	}
+	if err := r.copyFolder(ctx, f); err != nil {
+		return "", err
+	}
+	sc, dc, err := r.conns(ctx)
+	if err != nil {
+		return "", err
+	}
+	uids, ok, err := r.openFolder(ctx, sc, dc, f)
+	if err != nil || !ok {
+		return "", err
+	}
+	copies, err := r.mv.DB.Copies(ctx, f.ID)
+	if err != nil {
+		return "", err
+	}
+	skipped, err := r.skippedIn(ctx, f.Source)
+	if err != nil {
+		return "", err
+	}
+	var want []db.Copy
+	missing := 0
+	for _, u := range uids {
+		c, ok := copies[uint32(u)]
+		switch {
+		case ok && c.State == db.CopyDone:
+			want = append(want, c)
+		case !skipped[uint32(u)]:
+			missing++
+		}
+	}
+	if missing > 0 {
+		return fmt.Sprintf("%q: %d source messages not on the target", f.Source, missing), nil
+	}
+	onTarget, err := targetSizes(dc, f)
+	if err != nil {
+		return "", err
+	}
+	var bad []db.Copy
+	bySize := map[int64]int{} // for targets without UIDPLUS
+	for _, n := range onTarget {
+		bySize[n]++
+	}
+	for _, c := range want {
+		if c.TargetUID != 0 {
+			if n, ok := onTarget[imap.UID(c.TargetUID)]; !ok || n != c.Size {
+				bad = append(bad, c)
+			}
+			continue
+		}
+		if bySize[c.Size] == 0 {
+			bad = append(bad, c)
+			continue
+		}
+		bySize[c.Size]--
+	}
+	if len(bad) > 0 {
+		// Forget the copies that are not there (or not intact) so the next
+		// round sends them again; an intact-looking wrong one is removed.
+		var forget []uint32
+		var remove []uint32
+		for _, c := range bad {
+			forget = append(forget, c.SourceUID)
+			if _, ok := onTarget[imap.UID(c.TargetUID)]; ok && c.TargetUID != 0 {
+				remove = append(remove, c.TargetUID)
+			}
+		}
+		if err := expungeUIDs(dc, f.Target, remove); err != nil {
+			return "", err
+		}
+		if err := r.mv.DB.ForgetCopies(ctx, f.ID, forget); err != nil {
+			return "", err
+		}
+		r.m.MsgsDone -= int64(len(forget))
+		return fmt.Sprintf("%q: %d copies missing or different on the target", f.Source, len(bad)), nil
+	}
+	f.State = db.FolderVerified
+	return "", r.mv.DB.SaveFolder(ctx, *f)
+}
+
+// targetSizes returns UID -> RFC822.SIZE of the target folder's messages at
+// or above the folder's UID floor (everything we can have put there).
+func targetSizes(dc *conn, f *db.Folder) (map[imap.UID]int64, error) {
+	sel, err := dc.c.Select(f.Target, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("examine target %q: %w", f.Target, err)
+	}
+	out := map[imap.UID]int64{}
+	if sel.NumMessages == 0 {
+		return out, nil
+	}
+	var set imap.UIDSet
+	set.AddRange(imap.UID(max(f.TargetUIDFloor, 1)), 0)
+	fetch := dc.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true})
+	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
+		buf, err := msg.Collect()
+		if err != nil {
+			fetch.Close()
+			return nil, fmt.Errorf("sizes on target %q: %w", f.Target, err)
+		}
+		if uint32(buf.UID) >= f.TargetUIDFloor {
+			out[buf.UID] = buf.RFC822Size
+		}
+	}
+	if err := fetch.Close(); err != nil {
+		return nil, fmt.Errorf("sizes on target %q: %w", f.Target, err)
+	}
+	return out, nil
+}
+
+// expungeUIDs removes exactly these messages (RFC 4315 UID EXPUNGE, so
+// nothing else flagged \Deleted by the user is touched).
+func expungeUIDs(c *conn, mailbox string, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	if !c.caps.Has(imap.CapUIDPlus) {
+		return fmt.Errorf("%s has no UIDPLUS: cannot remove single messages from %q safely", c.server.Name, mailbox)
+	}
+	if _, err := c.c.Select(mailbox, nil).Wait(); err != nil {
+		return fmt.Errorf("select %q: %w", mailbox, err)
+	}
+	var set imap.UIDSet
+	for _, u := range uids {
+		set.AddNum(imap.UID(u))
+	}
+	if err := c.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true,
+		Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		return fmt.Errorf("flag deleted in %q: %w", mailbox, err)
+	}
+	if err := c.c.UIDExpunge(set).Close(); err != nil {
+		return fmt.Errorf("expunge in %q: %w", mailbox, err)
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/movewizard/movewizard/db"
+)
+
+// reconcile settles 'sending' copies after a crash or a lost connection:
+// each either reached the target (then it is recorded with its target UID)
+// or did not (then it is forgotten and sent again). Candidates are the
+// target messages at or above the folder's UID floor that no recorded copy
+// claims; a candidate matches a sending message when size and SHA-256 of
+// the bytes are equal. Identical duplicates are matched one to one, so
+// every source message ends up exactly once on the target.
+func (r *run) reconcile(ctx context.Context, f *db.Folder, copies map[uint32]db.Copy) (map[uint32]db.Copy, error) {
+	sc, dc, err := r.conns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var sending []db.Copy
+	claimed := map[uint32]bool{}
+	// Without UIDPLUS the target UIDs of done copies are unknown: count
+	// their hashes instead, so candidates they account for are not matched.
+	doneHashes := map[string]int{}
+	for _, c := range copies {
+		switch {
+		case c.State == db.CopySending:
+			sending = append(sending, c)
+		case c.TargetUID != 0:
+			claimed[c.TargetUID] = true
+		default:
+			doneHashes[string(c.SHA256)]++
+		}
+	}
+	slices.SortFunc(sending, func(a, b db.Copy) int { return int(a.SourceUID) - int(b.SourceUID) })
+	cands, err := r.targetCandidates(dc, f, claimed)
+	if err != nil {
+		return nil, err
+	}
+	sizes := map[int64]bool{}
+	for _, c := range cands {
+		sizes[c.size] = true
+	}
+	var check []imap.UID
+	for _, s := range sending {
+		if sizes[s.Size] {
+			check = append(check, imap.UID(s.SourceUID))
+		}
+	}
+	srcSums := map[imap.UID][]byte{}
+	if len(check) > 0 {
+		if _, err := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+			return nil, fmt.Errorf("examine %q: %w", f.Source, err)
+		}
+		if srcSums, err = hashBodies(sc, check); err != nil {
+			return nil, fmt.Errorf("hash source messages of %q: %w", f.Source, err)
+		}
+		var candUIDs []imap.UID
+		for _, c := range cands {
+			candUIDs = append(candUIDs, c.uid)
+		}
+		if _, err := dc.c.Select(f.Target, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+			return nil, fmt.Errorf("examine target %q: %w", f.Target, err)
+		}
+		dstSums, err := hashBodies(dc, candUIDs)
+		if err != nil {
+			return nil, fmt.Errorf("hash target messages of %q: %w", f.Target, err)
+		}
+		for i := range cands {
+			cands[i].sum = dstSums[cands[i].uid]
+		}
+	}
+	var found []db.Copy
+	var lost []uint32
+	used := map[imap.UID]bool{}
+	for _, s := range sending {
+		sum := srcSums[imap.UID(s.SourceUID)]
+		var match imap.UID
+		for _, c := range cands {
+			if used[c.uid] || sum == nil || c.size != s.Size || !bytes.Equal(c.sum, sum) {
+				continue
+			}
+			if doneHashes[string(sum)] > 0 { // a copy already confirmed owns it
+				doneHashes[string(sum)]--
+				used[c.uid] = true
+				continue
+			}
+			match = c.uid
+			break
+		}
+		if match == 0 {
+			lost = append(lost, s.SourceUID)
+			continue
+		}
+		used[match] = true
+		found = append(found, db.Copy{SourceUID: s.SourceUID, TargetUID: uint32(match), State: db.CopyDone, Size: s.Size, SHA256: sum})
+		r.m.MsgsDone++
+		r.m.BytesDone += s.Size
+	}
+	if err := r.mv.DB.ForgetCopies(ctx, f.ID, lost); err != nil {
+		return nil, err
+	}
+	if err := r.mv.DB.ConfirmCopies(ctx, f.ID, found, r.m); err != nil {
+		return nil, err
+	}
+	r.log.Info("reconciled interrupted copies", "folder", f.Source, "found", len(found), "resend", len(lost))
+	for _, c := range found {
+		copies[c.SourceUID] = c
+	}
+	for _, u := range lost {
+		delete(copies, u)
+	}
+	return copies, nil
+}
+
+type candidate struct {
+	uid  imap.UID
+	size int64
+	sum  []byte
+}
+
+// targetCandidates lists target messages at or above the UID floor that
+// no recorded copy claims. The target is selected afterwards.
+func (r *run) targetCandidates(dc *conn, f *db.Folder, claimed map[uint32]bool) ([]candidate, error) {
+	sel, err := dc.c.Select(f.Target, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("examine target %q: %w", f.Target, err)
+	}
+	if sel.NumMessages == 0 {
+		return nil, nil
+	}
+	var set imap.UIDSet
+	set.AddRange(imap.UID(max(f.TargetUIDFloor, 1)), 0)
+	msgs, err := dc.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("list target %q: %w", f.Target, err)
+	}
+	var out []candidate
+	for _, m := range msgs {
+		// "n:*" also returns the last message when its UID is below n.
+		if uint32(m.UID) >= f.TargetUIDFloor && !claimed[uint32(m.UID)] {
+			out = append(out, candidate{uid: m.UID, size: m.RFC822Size})
+		}
+	}
+	return out, nil
+}
+
+// hashBodies streams the bodies of the selected folder's messages into
+// SHA-256 sums without holding them.
+func hashBodies(c *conn, uids []imap.UID) (map[imap.UID][]byte, error) {
+	out := map[imap.UID][]byte{}
+	if len(uids) == 0 {
+		return out, nil
+	}
+	fetch := c.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
+		UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	})
+	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
+		var uid imap.UID
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = it.UID
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil {
+					continue
+				}
+				h := sha256.New()
+				n, err := io.Copy(h, it.Literal)
+				if err == nil && n != it.Literal.Size() {
+					err = errShortLiteral
+				}
+				if err != nil {
+					// go-imap must not touch a cut literal again before its
+					// reader stopped: close the client first.
+					c.c.Close()
+					fetch.Close()
+					return nil, err
+				}
+				if uid != 0 {
+					out[uid] = h.Sum(nil)
+				}
+			}
+		}
+	}
+	if err := fetch.Close(); err != nil && !isNo(err) {
+		return nil, err
+	}
+	return out, nil
+}
