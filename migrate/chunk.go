@@ -165,7 +165,7 @@ type pipeline struct {
 	f       *db.Folder
 	ch      chan pending
 	done    chan struct{}
-	err     error // first fatal error: connection loss, over quota, store
+	err     error      // first fatal error: connection loss, over quota, store
 	mu      sync.Mutex // guards refused: both goroutines add to it
 	refused []refusal
 }
