@@ -52,7 +52,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// BEGIN IMMEDIATE: take the write lock at the start of a transaction, so
 	// concurrent writers queue on busy_timeout instead of deadlocking.
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + path + "?" + q.Encode()
+	// Escape the path: '#', '?' and '%' in a file name would otherwise
+	// change which file the URI names.
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)

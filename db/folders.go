@@ -26,6 +26,7 @@ type Folder struct {
 	Source, Target    string
 	SpecialUse        string
 	Subscribed        bool
+	SubscribedByUs    bool
 	NoSelect          bool
 	CreateState       string
 	SourceUIDValidity uint32
@@ -36,16 +37,16 @@ type Folder struct {
 	BytesTotal        int64
 }
 
-const folderColumns = `id, move_id, source_name, target_name, special_use, subscribed, no_select,
+const folderColumns = `id, move_id, source_name, target_name, special_use, subscribed, subscribed_by_us, no_select,
 	create_state, source_uidvalidity, target_uidvalidity, target_uid_floor, state, msgs_total, bytes_total`
 
 func scanFolder(row interface{ Scan(...any) error }) (Folder, error) {
 	var f Folder
-	var sub, nosel int
-	err := row.Scan(&f.ID, &f.MoveID, &f.Source, &f.Target, &f.SpecialUse, &sub, &nosel,
+	var sub, subUs, nosel int
+	err := row.Scan(&f.ID, &f.MoveID, &f.Source, &f.Target, &f.SpecialUse, &sub, &subUs, &nosel,
 		&f.CreateState, &f.SourceUIDValidity, &f.TargetUIDValidity, &f.TargetUIDFloor, &f.State,
 		&f.MsgsTotal, &f.BytesTotal)
-	f.Subscribed, f.NoSelect = sub != 0, nosel != 0
+	f.Subscribed, f.SubscribedByUs, f.NoSelect = sub != 0, subUs != 0, nosel != 0
 	return f, err
 }
 
@@ -101,10 +102,10 @@ func (d *DB) AddFolder(ctx context.Context, f Folder) (Folder, error) {
 
 // SaveFolder writes every mutable column of f.
 func (d *DB) SaveFolder(ctx context.Context, f Folder) error {
-	_, err := d.sql.ExecContext(ctx, `UPDATE folders SET target_name = ?, subscribed = ?, no_select = ?,
-		create_state = ?, source_uidvalidity = ?, target_uidvalidity = ?, target_uid_floor = ?,
+	_, err := d.sql.ExecContext(ctx, `UPDATE folders SET target_name = ?, subscribed = ?, subscribed_by_us = ?,
+		no_select = ?, create_state = ?, source_uidvalidity = ?, target_uidvalidity = ?, target_uid_floor = ?,
 		state = ?, msgs_total = ?, bytes_total = ? WHERE id = ?`,
-		f.Target, boolInt(f.Subscribed), boolInt(f.NoSelect), f.CreateState, f.SourceUIDValidity,
+		f.Target, boolInt(f.Subscribed), boolInt(f.SubscribedByUs), boolInt(f.NoSelect), f.CreateState, f.SourceUIDValidity,
 		f.TargetUIDValidity, f.TargetUIDFloor, f.State, f.MsgsTotal, f.BytesTotal, f.ID)
 	if err != nil {
 		return fmt.Errorf("save folder %q: %w", f.Source, err)

@@ -74,7 +74,12 @@ func (d *DB) CreateJob(ctx context.Context, j Job, uids []string) (Job, error) {
 	if j.ID, err = res.LastInsertId(); err != nil {
 		return Job{}, err
 	}
+	seen := map[string]bool{}
 	for _, uid := range uids {
+		if seen[uid] {
+			return Job{}, fmt.Errorf("user %q listed twice: %w", uid, ErrConflict)
+		}
+		seen[uid] = true
 		var held int64
 		err := tx.QueryRowContext(ctx, `SELECT job_id FROM moves
 			WHERE uid = ? AND state IN ('queued','running')`, uid).Scan(&held)

@@ -129,6 +129,10 @@ func (r *run) appendOne(ctx context.Context, f *db.Folder, dc *conn, meta msgMet
 	}
 	if err != nil {
 		dc.c.Close()
+		// go-imap's reader waits until a literal is consumed; closing the
+		// source client before draining it would deadlock. A cut literal
+		// drains at once.
+		io.Copy(io.Discard, lit)
 		if isNo(err) {
 			// The target refused before the literal (RFC 7888 synchronising
 			// literal): a bad item. The connection is unusable after that in

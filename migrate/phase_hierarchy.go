@@ -83,8 +83,10 @@ func (r *run) syncHierarchy(ctx context.Context) error {
 		src = append(src, SourceFolder{Name: b.Mailbox, Attrs: b.Attrs, Subscribed: b.Attrs != nil && hasAttr(b.Attrs, imap.MailboxAttrSubscribed)})
 	}
 	var dst []TargetFolder
+	subscribed := map[string]bool{}
 	for _, b := range dstBoxes {
 		dst = append(dst, TargetFolder{Name: b.Mailbox, Attrs: b.Attrs})
+		subscribed[b.Mailbox] = hasAttr(b.Attrs, imap.MailboxAttrSubscribed)
 	}
 	plans, skipped, err := PlanHierarchy(src, dst, sc.h, dc.h)
 	if err != nil {
@@ -104,7 +106,7 @@ func (r *run) syncHierarchy(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := r.createFolder(ctx, dc, &f); err != nil {
+		if err := r.createFolder(ctx, dc, &f, subscribed[f.Target]); err != nil {
 			return err
 		}
 	}
@@ -114,7 +116,7 @@ func (r *run) syncHierarchy(ctx context.Context) error {
 // createFolder sends CREATE for a folder recorded as 'creating' (the
 // intent is committed first, so a crash right after CREATE still knows the
 // folder is ours and an abandon removes it) and subscribes as on the source.
-func (r *run) createFolder(ctx context.Context, dc *conn, f *db.Folder) error {
+func (r *run) createFolder(ctx context.Context, dc *conn, f *db.Folder, alreadySubscribed bool) error {
 	if f.CreateState == db.CreateSending {
 		r.m.CurrentFolder = f.Target
 		var opts *imap.CreateOptions
@@ -139,7 +141,12 @@ func (r *run) createFolder(ctx context.Context, dc *conn, f *db.Folder) error {
 		}
 		r.mv.crash("hierarchy-create")
 	}
-	if f.Subscribed {
+	if f.Subscribed && !alreadySubscribed && !f.SubscribedByUs {
+		// Recorded first, so that a cleanup after a crash still knows.
+		f.SubscribedByUs = true
+		if err := r.mv.DB.SaveFolder(ctx, *f); err != nil {
+			return err
+		}
 		if err := dc.c.Subscribe(f.Target).Wait(); err != nil && !isNo(err) {
 			return err
 		}

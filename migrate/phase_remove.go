@@ -125,6 +125,11 @@ func (r *run) cleanupTarget(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if f.SubscribedByUs || f.CreateState != db.CreateExisting {
+			if err := dc.c.Unsubscribe(f.Target).Wait(); err != nil && !isNo(err) {
+				return fmt.Errorf("unsubscribe target %q: %w", f.Target, err)
+			}
+		}
 		switch f.CreateState {
 		case db.CreateCreated, db.CreateSending:
 			if err := dc.c.Delete(f.Target).Wait(); err != nil && !isNo(err) {

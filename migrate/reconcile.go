@@ -179,8 +179,9 @@ func hashBodies(c *conn, uids []imap.UID) (map[imap.UID][]byte, error) {
 					err = errShortLiteral
 				}
 				if err != nil {
-					// go-imap must not touch a cut literal again before its
-					// reader stopped: close the client first.
+					// Drain (a cut literal ends at once), then close: go-imap's
+					// reader waits for the literal to be consumed.
+					io.Copy(io.Discard, it.Literal)
 					c.c.Close()
 					fetch.Close()
 					return nil, err

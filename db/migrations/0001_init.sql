@@ -53,6 +53,8 @@ CREATE TABLE folders (
     target_name         TEXT    NOT NULL,
     special_use         TEXT    NOT NULL DEFAULT '',
     subscribed          INTEGER NOT NULL DEFAULT 0,
+    -- we subscribed the target folder, so an abandoned move unsubscribes it
+    subscribed_by_us    INTEGER NOT NULL DEFAULT 0,
     no_select           INTEGER NOT NULL DEFAULT 0,
     -- existing: the target had it; creating: CREATE sent, outcome unknown;
     -- created: ours, so an abandoned move deletes it.

@@ -120,12 +120,18 @@ func writeMessage(w *imapserver.FetchResponseWriter, m *message, flags []imap.Fl
 	for _, bs := range opts.BodySection {
 		buf := imapserver.ExtractBodySection(bytes.NewReader(m.body), bs)
 		if err := writeLiteral(w.WriteBodySection(bs, int64(len(buf))), buf); err != nil {
+			// Close releases imapserver's response encoder; without it the
+			// connection's goroutine deadlocks on its next response.
+			w.Close()
 			return err
 		}
 	}
 	for _, bs := range opts.BinarySection {
 		buf := imapserver.ExtractBinarySection(bytes.NewReader(m.body), bs)
 		if err := writeLiteral(w.WriteBinarySection(bs, int64(len(buf))), buf); err != nil {
+			// Close releases imapserver's response encoder; without it the
+			// connection's goroutine deadlocks on its next response.
+			w.Close()
 			return err
 		}
 	}

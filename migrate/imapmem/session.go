@@ -3,6 +3,7 @@ package imapmem
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -178,6 +179,11 @@ func (sess *session) Append(name string, r imap.LiteralReader, opts *imap.Append
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("read append literal: %w", err)
+	}
+	// A client that vanished inside the literal reads as a short body with
+	// no error: never store a truncated message.
+	if int64(buf.Len()) != r.Size() {
+		return nil, fmt.Errorf("append literal: %d of %d bytes: %w", buf.Len(), r.Size(), io.ErrUnexpectedEOF)
 	}
 	// Quota is checked again with the store locked: a concurrent APPEND may
 	// have used the room meanwhile.
