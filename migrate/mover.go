@@ -71,10 +71,16 @@ func (mv *Mover) Run(ctx context.Context, job db.Job, m db.Move) (db.Move, error
 	}
 	var waitingSince time.Time
 	delay := time.Second
+	lastMark := ""
 	for {
 		err := r.step(ctx)
 		if err == nil {
 			return r.m, nil
+		}
+		// Patience and back-off count from the last progress: a long move
+		// with an occasional dropped connection is not a failing one.
+		if mark := fmt.Sprint(r.m.Phase, r.m.MsgsDone, r.m.Skipped); mark != lastMark {
+			lastMark, waitingSince, delay = mark, time.Time{}, time.Second
 		}
 		if ctx.Err() != nil {
 			r.log.Info("move interrupted", "phase", r.m.Phase)

@@ -51,6 +51,7 @@ func exitCode(err error, stderr io.Writer) int {
 const usage = `movewizard moves mailboxes between IMAP servers and re-homes users in LDAP.
 
 Usage:
+  movewizard demo   [-database FILE]
   movewizard move   -config FILE -target NAME (-users a,b | -users-file FILE) [flags]
   movewizard resume -config FILE
   movewizard check  -config FILE [-user UID]
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdResume(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
