@@ -10,13 +10,19 @@ import (
 )
 
 func TestExperimentDeleteThenKill(t *testing.T) {
+	for _, spec := range []string{"remove:1", "remove:2", "remove:3"} {
+		t.Run(spec, func(t *testing.T) { experiment(t, spec) })
+	}
+}
+
+func experiment(t *testing.T, spec string) {
 	s := startServers(t, 1)
 	seed(t, s.src, s.users...)
 	uid := s.users[0]
 	want := manifest(t, s.src, uid)
 	cfg := s.config(t, "exp.db")
 	move := []string{"move", "-config", cfg, "-target", "dst", "-users", uid}
-	r := runBinary(t, s.childEnv("MOVEWIZARD_CRASH=remove:1"), move...)
+	r := runBinary(t, s.childEnv("MOVEWIZARD_CRASH="+spec), move...)
 	if !killedBySIGKILL(r.err) {
 		t.Fatalf("%s", r)
 	}
