@@ -35,6 +35,7 @@ type Job struct {
 	StartAt          time.Time
 	CancelAfterHours int
 	State            string
+	StartedAt        time.Time
 	FinishedAt       time.Time
 }
 
@@ -102,15 +103,16 @@ func (d *DB) CreateJob(ctx context.Context, j Job, uids []string) (Job, error) {
 }
 
 const jobColumns = `id, created_at, created_by, target, policy, max_bad, parallel, keep_source,
-	start_at, cancel_after_hours, state, finished_at`
+	start_at, cancel_after_hours, state, started_at, finished_at`
 
 func scanJob(row interface{ Scan(...any) error }) (Job, error) {
 	var j Job
-	var created, startAt, finished string
+	var created, startAt, started, finished string
 	var keep int
 	err := row.Scan(&j.ID, &created, &j.CreatedBy, &j.Target, &j.Policy, &j.MaxBad, &j.Parallel,
-		&keep, &startAt, &j.CancelAfterHours, &j.State, &finished)
+		&keep, &startAt, &j.CancelAfterHours, &j.State, &started, &finished)
 	j.CreatedAt, j.StartAt, j.FinishedAt = parseTime(created), parseTime(startAt), parseTime(finished)
+	j.StartedAt = parseTime(started)
 	j.KeepSource = keep != 0
 	return j, err
 }

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/go-ldap/ldap/v3"
@@ -60,8 +61,11 @@ type Config struct {
 	Listen      string // HTTP listen address
 	TLSCert     string // HTTPS certificate file; empty for plain HTTP
 	TLSKey      string
-	Directory   DirectoryConfig
-	Servers     []ServerConfig
+	// RetryPatience is how long a move keeps retrying lost connections and
+	// throttling without progress before it fails (retry_patience).
+	RetryPatience time.Duration
+	Directory     DirectoryConfig
+	Servers       []ServerConfig
 }
 
 // DirectoryConfig says where the LDAP directory is and how users are found.
@@ -100,6 +104,7 @@ type fileConfig struct {
 	Listen      string        `toml:"listen"`
 	TLSCert     string        `toml:"tls_cert"`
 	TLSKey      string        `toml:"tls_key"`
+	Patience    string        `toml:"retry_patience"`
 	Directory   fileDirectory `toml:"directory"`
 	Servers     []fileServer  `toml:"servers"`
 }
@@ -166,6 +171,7 @@ func ParseConfig(data []byte, dir string, getenv func(string) string) (*Config, 
 		Mode:        ModeNative,
 		MaxParallel: DefaultMaxParallel,
 		Listen:      DefaultListen,
+		Patience:    "15m",
 		Directory: fileDirectory{
 			UserFilter:    DefaultUserFilter,
 			HomeAttribute: DefaultHomeAttribute,
@@ -184,14 +190,19 @@ func ParseConfig(data []byte, dir string, getenv func(string) string) (*Config, 
 	for _, key := range unknownKeys(md) {
 		p.addf(key, "unknown key")
 	}
+	patience, err := time.ParseDuration(fc.Patience)
+	if err != nil || patience < time.Second || patience > 7*24*time.Hour {
+		p.addf("retry_patience", "%q is not a duration between 1s and 168h (like \"15m\")", fc.Patience)
+	}
 
 	c := &Config{
-		Database:    relativeTo(dir, fc.Database),
-		Mode:        fc.Mode,
-		MaxParallel: fc.MaxParallel,
-		Listen:      fc.Listen,
-		TLSCert:     relativeTo(dir, fc.TLSCert),
-		TLSKey:      relativeTo(dir, fc.TLSKey),
+		Database:      relativeTo(dir, fc.Database),
+		Mode:          fc.Mode,
+		MaxParallel:   fc.MaxParallel,
+		Listen:        fc.Listen,
+		TLSCert:       relativeTo(dir, fc.TLSCert),
+		TLSKey:        relativeTo(dir, fc.TLSKey),
+		RetryPatience: patience,
 		Directory: DirectoryConfig{
 			URL:           fc.Directory.URL,
 			BindDN:        fc.Directory.BindDN,

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // exampleConfig uses every key. Values differ between the two servers so
@@ -84,10 +85,11 @@ func TestParseConfigExample(t *testing.T) {
 		t.Fatalf("ParseConfig() error = %v", err)
 	}
 	want := &Config{
-		Database:    "/etc/movewizard/movewizard.db",
-		Mode:        ModeNative,
-		MaxParallel: 30,
-		Listen:      "127.0.0.1:8080",
+		RetryPatience: 15 * time.Minute,
+		Database:      "/etc/movewizard/movewizard.db",
+		Mode:          ModeNative,
+		MaxParallel:   30,
+		Listen:        "127.0.0.1:8080",
 		Directory: DirectoryConfig{
 			URL:           "ldap://127.0.0.1:3389",
 			BindDN:        "cn=admin,dc=example,dc=org",

@@ -3,6 +3,7 @@ package migrate_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -174,3 +175,5 @@ func bigBody(n int) []byte {
 	}
 	return b.Bytes()
 }
+
+func errorsAs[T any](err error, target *T) bool { return errors.As(err, target) }

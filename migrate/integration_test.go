@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -88,7 +90,7 @@ func itNewEnv(t *testing.T, s itSetup) *itEnv {
 
 func (e *itEnv) mover(progress func(db.Move)) *migrate.Mover {
 	return &migrate.Mover{Config: e.cfg, Dir: migrate.NewLDAP(e.cfg.Directory), DB: e.db,
-		Patience: 10 * time.Second, Progress: progress}
+		Patience: 10 * time.Second, Progress: progress, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
 }
 
 // createJob records a job moving users to dst.

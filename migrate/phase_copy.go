@@ -76,6 +76,9 @@ func (r *run) copyFolder(ctx context.Context, f *db.Folder) error {
 		}
 	}
 	for len(todo) > 0 {
+		if err := r.checkCancel(ctx); err != nil {
+			return err
+		}
 		n := min(len(todo), r.mv.chunkSize())
 		if err := r.copyChunk(ctx, f, todo[:n]); err != nil {
 			return err

@@ -1,67 +1,310 @@
 package migrate
 
+// Invariants of the runner:
+//
+//   - Everything about a job lives in SQLite; the runner's memory holds only
+//     which moves it is running now. A restart finds running moves in the
+//     database and resumes them before starting queued ones.
+//   - At most job.Parallel moves of a job, Config.MaxParallel moves in all,
+//     and servers[].max_parallel moves touching one server (as source or
+//     target) run at once.
+//   - Jobs are served oldest first and fairly: each scheduling round starts
+//     at most one move per job before any job gets a second.
+//   - A move starts no earlier than its job's start_at; a job's moves still
+//     running cancel_after_hours after the job started are cancelled (their
+//     source untouched, partial copy removed).
+
 import (
 	"context"
 	"fmt"
+	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/movewizard/movewizard/db"
 )
 
-// Runner executes the moves of jobs, several at once.
+// Runner schedules and runs moves.
 type Runner struct {
 	Mover *Mover
 	DB    *db.DB
 	Log   *slog.Logger
+	// Poll is how often the runner looks at the database when nothing woke
+	// it (schedules, control actions from another process). Default 1s.
+	Poll time.Duration
+
+	mu      sync.Mutex
+	running map[int64]*slot // move id -> slot
+	wake    chan struct{}
 }
 
-// RunJob runs every unfinished move of a job, at most job.Parallel at once,
-// and returns the job's moves when all have an outcome. A stopped context
-// leaves the unfinished moves resumable.
+type slot struct {
+	jobID    int64
+	src, dst string
+	cancel   context.CancelFunc
+}
+
+func (rn *Runner) init() {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.running == nil {
+		rn.running = map[int64]*slot{}
+		rn.wake = make(chan struct{}, 1)
+	}
+}
+
+// Wake asks the runner to look for work now (a job was created, a move
+// retried or cancelled).
+func (rn *Runner) Wake() {
+	rn.init()
+	select {
+	case rn.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Running returns how many moves run now.
+func (rn *Runner) Running() int {
+	rn.init()
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return len(rn.running)
+}
+
+// Run is the service loop: it starts moves as the caps and schedules allow
+// until ctx ends, then waits for the running moves to reach a checkpoint.
+func (rn *Runner) Run(ctx context.Context) error {
+	return rn.loop(ctx, nil)
+}
+
+// RunJobs runs until every move of these jobs has an outcome (the CLI's
+// move and resume), and returns their moves.
+func (rn *Runner) RunJobs(ctx context.Context, jobIDs ...int64) ([]db.Move, error) {
+	if err := rn.loop(ctx, jobIDs); err != nil {
+		return nil, err
+	}
+	var all []db.Move
+	for _, id := range jobIDs {
+		moves, err := rn.DB.Moves(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, moves...)
+	}
+	return all, nil
+}
+
+// RunJob runs one job to its end.
 func (rn *Runner) RunJob(ctx context.Context, jobID int64) ([]db.Move, error) {
-	job, err := rn.DB.Job(ctx, jobID)
-	if err != nil {
-		return nil, err
-	}
-	moves, err := rn.DB.Moves(ctx, jobID)
-	if err != nil {
-		return nil, err
-	}
-	if err := rn.DB.SetJobState(ctx, jobID, db.JobRunning); err != nil {
-		return nil, err
-	}
-	sem := make(chan struct{}, max(job.Parallel, 1))
+	return rn.RunJobs(ctx, jobID)
+}
+
+func (rn *Runner) loop(ctx context.Context, only []int64) error {
+	rn.init()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(moves))
+	defer wg.Wait()
+	poll := rn.Poll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-rn.wake:
+		case <-timer.C:
+		}
+		pending, err := rn.schedule(ctx, only, &wg)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			rn.logger().Error("schedule moves", "err", err)
+		}
+		if only != nil && pending == 0 && rn.Running() == 0 {
+			return nil
+		}
+		timer.Reset(poll)
+	}
+}
+
+func (rn *Runner) logger() *slog.Logger {
+	if rn.Log != nil {
+		return rn.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// schedule does one round: finish jobs without work, apply cancel-after,
+// and start every move the caps allow. It returns how many unfinished
+// moves (of the jobs in only, when set) are not running.
+func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup) (int, error) {
+	moves, err := rn.DB.UnfinishedMoves(ctx)
+	if err != nil {
+		return 0, err
+	}
+	jobs := map[int64]db.Job{}
+	var order []int64
+	byJob := map[int64][]db.Move{}
+	now := rn.Mover.now()
 	for _, m := range moves {
-		if !m.Unfinished() {
+		if only != nil && !containsID(only, m.JobID) {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
+		if _, ok := jobs[m.JobID]; !ok {
+			j, err := rn.DB.Job(ctx, m.JobID)
+			if err != nil {
+				return 0, err
 			}
-			defer func() { <-sem }()
-			if _, err := rn.Mover.Run(ctx, job, m); err != nil {
-				errs <- fmt.Errorf("move of %q: %w", m.UID, err)
+			jobs[m.JobID] = j
+			order = append(order, m.JobID)
+		}
+		byJob[m.JobID] = append(byJob[m.JobID], m)
+	}
+	open, err := rn.DB.OpenJobs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range open {
+		if _, ok := jobs[id]; ok {
+			continue // has unfinished moves
+		}
+		if _, err := rn.DB.FinishJobIfDone(ctx, id); err != nil {
+			return 0, err
+		}
+	}
+	pending := 0
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	for _, id := range order {
+		j := jobs[id]
+		if j.CancelAfterHours > 0 && !j.StartedAt.IsZero() && now.Sub(j.StartedAt) > time.Duration(j.CancelAfterHours)*time.Hour {
+			rn.cancelOverdue(ctx, j, byJob[id])
+		}
+	}
+	// Running moves first (resumed after a restart), then queued ones,
+	// round-robin across jobs, oldest job first.
+	for _, state := range []string{db.MoveRunning, db.MoveQueued} {
+		queues := map[int64][]db.Move{}
+		for _, id := range order {
+			for _, m := range byJob[id] {
+				if m.State == state && rn.running[m.ID] == nil {
+					queues[id] = append(queues[id], m)
+					pending++
+				}
 			}
-		}()
+		}
+		for progress := true; progress; {
+			progress = false
+			for _, id := range order {
+				q := queues[id]
+				if len(q) == 0 {
+					continue
+				}
+				j := jobs[id]
+				if !j.StartAt.IsZero() && now.Before(j.StartAt) {
+					continue // not yet
+				}
+				m := q[0]
+				if !rn.admit(ctx, j, &m) {
+					continue // this job's next move must wait for a cap
+				}
+				queues[id] = q[1:]
+				pending--
+				progress = true
+				rn.start(ctx, j, m, wg)
+			}
+		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		return nil, err
+	return pending, nil
+}
+
+// admit checks the caps for m (under rn.mu), resolving its source server
+// from the directory if it is not known yet.
+func (rn *Runner) admit(ctx context.Context, j db.Job, m *db.Move) bool {
+	cfg := rn.Mover.Config
+	if cfg.MaxParallel > 0 && len(rn.running) >= cfg.MaxParallel {
+		return false
 	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
+	inJob := 0
+	perServer := map[string]int{}
+	for _, s := range rn.running {
+		if s.jobID == j.ID {
+			inJob++
+		}
+		perServer[s.src]++
+		if s.dst != s.src {
+			perServer[s.dst]++
+		}
 	}
-	if err := rn.DB.SetJobState(ctx, jobID, db.JobDone); err != nil {
-		return nil, err
+	if inJob >= max(j.Parallel, 1) {
+		return false
 	}
-	return rn.DB.Moves(ctx, jobID)
+	if m.Source == "" {
+		if u, err := rn.Mover.Dir.Lookup(ctx, m.UID); err == nil {
+			if s, ok := cfg.ServerByHome(u.Home); ok {
+				m.Source = s.Name
+			}
+		}
+	}
+	for _, name := range []string{m.Source, m.Target} {
+		if s, ok := cfg.Server(name); ok && s.MaxParallel > 0 && perServer[name] >= s.MaxParallel {
+			return false
+		}
+	}
+	return true
+}
+
+// start runs one move in its own goroutine (under rn.mu).
+func (rn *Runner) start(ctx context.Context, j db.Job, m db.Move, wg *sync.WaitGroup) {
+	mctx, cancel := context.WithCancel(ctx)
+	rn.running[m.ID] = &slot{jobID: j.ID, src: m.Source, dst: m.Target, cancel: cancel}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer cancel()
+		if err := rn.DB.MarkJobStarted(mctx, j.ID); err != nil && mctx.Err() == nil {
+			rn.logger().Error("mark job started", "job", j.ID, "err", err)
+		}
+		final, err := rn.Mover.Run(mctx, j, m)
+		if err != nil && mctx.Err() == nil {
+			rn.logger().Error("move stopped", "job", j.ID, "mailbox", m.UID, "err", err)
+		}
+		rn.mu.Lock()
+		delete(rn.running, m.ID)
+		rn.mu.Unlock()
+		if !final.Unfinished() {
+			if _, err := rn.DB.FinishJobIfDone(context.WithoutCancel(ctx), j.ID); err != nil {
+				rn.logger().Error("finish job", "job", j.ID, "err", err)
+			}
+		}
+		rn.Wake()
+	}()
+}
+
+// cancelOverdue requests cancellation of a job's unfinished moves once its
+// cancel-after deadline passed, like the original wizard's "cancel tasks
+// still running after N hours".
+func (rn *Runner) cancelOverdue(ctx context.Context, j db.Job, moves []db.Move) {
+	for _, m := range moves {
+		if m.CancelRequested {
+			continue
+		}
+		actor := fmt.Sprintf("schedule (cancel after %d h)", j.CancelAfterHours)
+		if err := rn.DB.RequestCancel(ctx, m.ID, actor); err != nil && !errors.Is(err, db.ErrConflict) {
+			rn.logger().Error("cancel overdue move", "job", j.ID, "mailbox", m.UID, "err", err)
+		}
+	}
+}
+
+func containsID(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
 }

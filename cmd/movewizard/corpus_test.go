@@ -375,3 +375,23 @@ func messageCounts(t *testing.T, d *testserver.Dovecot, uid string) map[string]u
 	}
 	return out
 }
+
+// subscriptions returns the subscribed folders of uid on d in the user's
+// view.
+func subscriptions(t *testing.T, d *testserver.Dovecot, uid string) map[string]bool {
+	t.Helper()
+	c, err := login(d, uid)
+	if err != nil {
+		t.Fatalf("subscriptions: %v", err)
+	}
+	defer closeClient(t, c)
+	boxes, err := c.List("", "*", &imap.ListOptions{SelectSubscribed: true}).Collect()
+	if err != nil {
+		t.Fatalf("subscriptions: List(SUBSCRIBED) = %v", err)
+	}
+	out := map[string]bool{}
+	for _, b := range boxes {
+		out[viewName(d, b.Mailbox)] = true
+	}
+	return out
+}

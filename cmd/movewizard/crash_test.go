@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
 )
 
@@ -57,6 +58,12 @@ func assertMoved(t *testing.T, s *servers, uid string, want map[string][]string)
 	}
 	if left := messageCounts(t, s.src, uid); len(left) > 0 {
 		t.Errorf("source of %s still holds messages: %v", uid, left)
+	}
+	subscribed := subscriptions(t, s.dst, uid)
+	for _, f := range corpusFolders() {
+		if name := strings.Join(f.levels, "/"); !subscribed[name] {
+			t.Errorf("target folder %q of %s is not subscribed (subscribed: %v)", name, uid, subscribed)
+		}
 	}
 	if got := s.ldap.ModifyCount(t, s.ldap.UserDN(uid)); got != 1 {
 		t.Errorf("ModifyCount(%s) = %d, want 1", uid, got)
@@ -243,6 +250,13 @@ func killAfter(t *testing.T, env []string, marker string, delay time.Duration, a
 
 func TestKillAtRandomMoments(t *testing.T) {
 	t.Parallel()
+	killAtRandomMoments(t, 8, 50*time.Millisecond, 800*time.Millisecond)
+}
+
+// killAtRandomMoments moves three users in one job, killing the process
+// with SIGKILL kills times, each after a random delay in [minDelay,
+// maxDelay), resuming after each, then runs the job to its end.
+func killAtRandomMoments(t *testing.T, kills int, minDelay, maxDelay time.Duration) {
 	seedValue := uint64(time.Now().UnixNano())
 	if v := os.Getenv("MOVEWIZARD_TEST_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -268,9 +282,8 @@ func TestKillAtRandomMoments(t *testing.T) {
 		"-policy", "skip", "-max-bad", "5", "-parallel", "3"}
 	resume := []string{"resume", "-config", cfg}
 
-	const kills = 8
 	for i := 0; i < kills; i++ {
-		delay := time.Duration(50+rnd.IntN(750)) * time.Millisecond
+		delay := minDelay + time.Duration(rnd.Int64N(int64(maxDelay-minDelay)))
 		args, marker := resume, ""
 		if i == 0 {
 			// Killing before the job is committed would leave nothing to
@@ -296,5 +309,100 @@ func TestKillAtRandomMoments(t *testing.T) {
 			t.Errorf("move of %s = state %s, %d skipped (%s); want done, 0 skipped", uid, m.State, m.Skipped, m.Error)
 		}
 		assertMoved(t, s, uid, want[uid])
+	}
+}
+
+// TestKillAfterSourceDelete kills the removal at the one instant no crash
+// point reaches: after the source folder's DELETE, before the database
+// records it. The folder is a special-use one, which Dovecot (auto =
+// subscribe, a usual setup) creates again, empty and with a new
+// UIDVALIDITY, as soon as it is opened. The kill is emulated: the move is
+// crashed after each committed folder until the next one to remove is
+// special-use, then that folder is emptied and deleted as the mover would.
+func TestKillAfterSourceDelete(t *testing.T) {
+	t.Parallel()
+	s := startServers(t, 1)
+	uid := s.users[0]
+	seed(t, s.src, uid)
+	want := manifest(t, s.src, uid)
+	checkSeeded(t, uid, want)
+	cfg := s.config(t, "delete.db")
+	dbPath := filepath.Join(s.dir, "delete.db")
+	move := []string{"move", "-config", cfg, "-target", "dst", "-users", uid}
+
+	var next db.Folder
+	for tries := 0; next.SpecialUse == ""; tries++ {
+		if tries == len(corpusFolders())+4 {
+			t.Fatalf("no special-use folder left to remove after %d crashes", tries)
+		}
+		r := runBinary(t, s.childEnv("MOVEWIZARD_CRASH=remove:1"), move...)
+		if !killedBySIGKILL(r.err) {
+			t.Fatalf("movewizard move with MOVEWIZARD_CRASH=remove:1: want death by SIGKILL, got %s", r)
+		}
+		next = nextToRemove(t, dbPath, uid)
+	}
+	t.Logf("emulating a kill right after DELETE %q (%s)", next.Source, next.SpecialUse)
+	deleteSourceFolder(t, s, uid, next.Source)
+
+	r := runBinary(t, s.childEnv(), move...)
+	if r.err != nil {
+		t.Fatalf("movewizard move after a kill between DELETE %q and its commit: want exit 0, got %s", next.Source, r)
+	}
+	assertMoved(t, s, uid, want)
+}
+
+// nextToRemove returns the folder the remove phase handles next: it goes
+// through the folders last to first.
+func nextToRemove(t *testing.T, dbPath, uid string) db.Folder {
+	t.Helper()
+	m := moveOf(t, dbPath, uid)
+	d, err := db.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatalf("db.Open(%s) = %v", dbPath, err)
+	}
+	defer d.Close()
+	folders, err := d.Folders(context.Background(), m.ID)
+	if err != nil {
+		t.Fatalf("Folders(%d) = %v", m.ID, err)
+	}
+	for i := len(folders) - 1; i >= 0; i-- {
+		if folders[i].State != db.FolderRemoved {
+			return folders[i]
+		}
+	}
+	t.Fatalf("no folder of %s left to remove", uid)
+	return db.Folder{}
+}
+
+// deleteSourceFolder does what removeFolder does to a verified folder:
+// expunge its messages, delete and unsubscribe it.
+func deleteSourceFolder(t *testing.T, s *servers, uid, name string) {
+	t.Helper()
+	c, err := login(s.src, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeClient(t, c)
+	sel, err := c.Select(name, nil).Wait()
+	if err != nil {
+		t.Fatalf("Select(%q) = %v", name, err)
+	}
+	if sel.NumMessages > 0 {
+		all := imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}
+		if err := c.Store(all, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+			t.Fatalf("Store(%q) = %v", name, err)
+		}
+		if err := c.Expunge().Close(); err != nil {
+			t.Fatalf("Expunge(%q) = %v", name, err)
+		}
+	}
+	if err := c.Unselect().Wait(); err != nil {
+		t.Fatalf("Unselect() = %v", err)
+	}
+	if err := c.Delete(name).Wait(); err != nil {
+		t.Fatalf("Delete(%q) = %v", name, err)
+	}
+	if err := c.Unsubscribe(name).Wait(); err != nil {
+		t.Fatalf("Unsubscribe(%q) = %v", name, err)
 	}
 }

@@ -62,7 +62,7 @@ func (e *env) Close() {
 
 func (e *env) mover() *migrate.Mover {
 	return &migrate.Mover{Config: e.cfg, Dir: e.dir, DB: e.db, Log: e.log, Progress: e.progress,
-		Crash: crashHook(os.Getenv("MOVEWIZARD_CRASH"))}
+		Patience: e.cfg.RetryPatience, Crash: crashHook(os.Getenv("MOVEWIZARD_CRASH"))}
 }
 
 // progress prints one line per state or phase change of a move.
@@ -98,24 +98,22 @@ func (e *env) runJobs(ctx context.Context, jobs []int64, stdout io.Writer) error
 	failed := 0
 	start := time.Now()
 	var msgs, bytes int64
-	for _, id := range jobs {
-		moves, err := rn.RunJob(ctx, id)
-		if err != nil {
-			return err
+	moves, err := rn.RunJobs(ctx, jobs...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nsummary:\n")
+	for _, m := range moves {
+		fmt.Fprintf(stdout, "  job %-3d %-12s %-13s %d msgs %s, %d skipped", m.JobID, m.UID, m.State, m.MsgsDone, mib(m.BytesDone), m.Skipped)
+		if m.Error != "" {
+			fmt.Fprintf(stdout, "  (%s)", m.Error)
 		}
-		fmt.Fprintf(stdout, "\njob %d summary:\n", id)
-		for _, m := range moves {
-			fmt.Fprintf(stdout, "  %-12s %-13s %d msgs %s, %d skipped", m.UID, m.State, m.MsgsDone, mib(m.BytesDone), m.Skipped)
-			if m.Error != "" {
-				fmt.Fprintf(stdout, "  (%s)", m.Error)
-			}
-			fmt.Fprintln(stdout)
-			if m.State != db.MoveDone && m.State != db.MoveAlreadyThere {
-				failed++
-			}
-			msgs += m.MsgsDone
-			bytes += m.BytesDone
+		fmt.Fprintln(stdout)
+		if m.State != db.MoveDone && m.State != db.MoveAlreadyThere {
+			failed++
 		}
+		msgs += m.MsgsDone
+		bytes += m.BytesDone
 	}
 	secs := time.Since(start).Seconds()
 	fmt.Fprintf(stdout, "\n%d messages, %s in %.1fs (%.0f msgs/s, %.1f MB/s)\n", msgs, mib(bytes), secs,

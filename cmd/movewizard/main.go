@@ -55,6 +55,10 @@ Usage:
   movewizard move   -config FILE -target NAME (-users a,b | -users-file FILE) [flags]
   movewizard resume -config FILE
   movewizard check  -config FILE [-user UID]
+  movewizard serve  -config FILE
+  movewizard jobs   -config FILE [-job N]
+  movewizard cancel -config FILE (-job N | -move N)
+  movewizard retry  -config FILE -move N
 
 Run "movewizard COMMAND -h" for the flags of a command.
 `
@@ -72,6 +76,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdResume(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
+	case "cancel":
+		return cmdCancel(ctx, args[1:], stdout, stderr)
+	case "retry":
+		return cmdRetry(ctx, args[1:], stdout, stderr)
+	case "jobs":
+		return cmdJobs(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":

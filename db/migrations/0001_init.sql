@@ -11,6 +11,8 @@ CREATE TABLE jobs (
     start_at           TEXT    NOT NULL DEFAULT '',
     cancel_after_hours INTEGER NOT NULL DEFAULT 0 CHECK (cancel_after_hours BETWEEN 0 AND 48),
     state              TEXT    NOT NULL DEFAULT 'queued',
+    -- set when the first move starts: cancel_after_hours counts from here
+    started_at         TEXT    NOT NULL DEFAULT '',
     finished_at        TEXT    NOT NULL DEFAULT ''
 );
 

@@ -1,0 +1,142 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MarkJobStarted records that a job's first move started (once).
+func (d *DB) MarkJobStarted(ctx context.Context, id int64) error {
+	_, err := d.sql.ExecContext(ctx, `UPDATE jobs SET state = 'running',
+		started_at = CASE WHEN started_at = '' THEN ? ELSE started_at END
+		WHERE id = ? AND state IN ('queued','running')`, formatTime(d.Now()), id)
+	return err
+}
+
+// FinishJobIfDone closes a job whose moves all have an outcome: done, or
+// cancelled if someone cancelled the job. It reports whether it did.
+func (d *DB) FinishJobIfDone(ctx context.Context, id int64) (bool, error) {
+	var finished bool
+	err := execTx(ctx, d, func(tx *sql.Tx) error {
+		var open int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM moves WHERE job_id = ?
+			AND state IN ('queued','running')`, id).Scan(&open); err != nil {
+			return err
+		}
+		if open > 0 {
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'done' END,
+			finished_at = ? WHERE id = ? AND finished_at = ''`, formatTime(d.Now()), id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		finished = n > 0
+		return err
+	})
+	return finished, err
+}
+
+// CancelJob cancels every unfinished move of a job: queued ones at once
+// (nothing was done for them), running ones by request to the runner,
+// which removes their partial copies. Moves already done stay done.
+func (d *DB) CancelJob(ctx context.Context, id int64, actor string) error {
+	return execTx(ctx, d, func(tx *sql.Tx) error {
+		var state string
+		err := tx.QueryRowContext(ctx, `SELECT state FROM jobs WHERE id = ?`, id).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("job %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if state == JobDone || state == JobCancelled {
+			return fmt.Errorf("job %d is %s: %w", id, state, ErrConflict)
+		}
+		now := formatTime(d.Now())
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET state = 'cancelled', finished_at = ?,
+			error = 'cancelled before it started' WHERE job_id = ? AND state = 'queued'`, now, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET cancel_requested = 1
+			WHERE job_id = ? AND state = 'running'`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled' WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, d.Now(), actor, "cancel job", id, 0, "")
+	})
+}
+
+// RetryMove queues a failed, abandoned or cancelled move again as a new
+// attempt. What the last attempt checkpointed stays: a failed move resumes
+// where it stopped; an abandoned or cancelled one was cleaned up and starts
+// over. A user with another unfinished move is refused (*HeldError).
+func (d *DB) RetryMove(ctx context.Context, id int64, actor string) (Move, error) {
+	var m Move
+	err := execTx(ctx, d, func(tx *sql.Tx) error {
+		var err error
+		m, err = scanMove(tx.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("move %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		switch m.State {
+		case MoveFailed, MoveAbandoned, MoveCancelled:
+		default:
+			return fmt.Errorf("move %d of %q is %s, not failed, abandoned or cancelled: %w", id, m.UID, m.State, ErrConflict)
+		}
+		var held int64
+		err = tx.QueryRowContext(ctx, `SELECT job_id FROM moves WHERE uid = ? AND state IN ('queued','running')`, m.UID).Scan(&held)
+		if err == nil {
+			return &HeldError{UID: m.UID, JobID: held}
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if m.State != MoveFailed {
+			m.Phase = "" // cleaned up: start over from preflight
+			m.MsgsDone, m.BytesDone = 0, 0
+		}
+		m.State, m.Error, m.Attempt, m.FinishedAt, m.Skipped = MoveQueued, "", m.Attempt+1, time.Time{}, 0
+		if err := saveMove(ctx, tx, m); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET cancel_requested = 0 WHERE id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM skipped WHERE move_id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'running', finished_at = '' WHERE id = ?`, m.JobID); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, d.Now(), actor, "retry mailbox", m.JobID, id, fmt.Sprintf("%s, attempt %d", m.UID, m.Attempt))
+	})
+	return m, err
+}
+
+// OpenJobs returns the ids of jobs not finished yet, oldest first.
+func (d *DB) OpenJobs(ctx context.Context) ([]int64, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT id FROM jobs WHERE finished_at = '' ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
