@@ -73,6 +73,25 @@ func brokerDrain(ch <-chan migrate.Progress) []migrate.Progress {
 	}
 }
 
+// brokerClosedAfter returns a closed channel holding what ch holds now:
+// receiving from it never blocks.
+func brokerClosedAfter(ch <-chan migrate.Progress) <-chan migrate.Progress {
+	out := make(chan migrate.Progress, len(ch)+1)
+	for {
+		select {
+		case p, ok := <-ch:
+			if !ok {
+				close(out)
+				return out
+			}
+			out <- p
+		default:
+			close(out)
+			return out
+		}
+	}
+}
+
 // brokerKeys summarises progress as "move:state:bytes" for comparisons.
 func brokerKeys(ps []migrate.Progress) []string {
 	var out []string
@@ -355,12 +374,13 @@ func TestBrokerConcurrent(t *testing.T) {
 	)
 	jobOf := func(move int64) int64 { return move%3 + 1 }
 	b := migrate.NewBroker(brokerStore(), nil)
-	var wg sync.WaitGroup
+	var pubs, subs sync.WaitGroup
 	var mu sync.Mutex
 	sawDrop := 0
+	pubsDone := make(chan struct{})
 	for i := range publishers {
 		move := int64(i + 1)
-		wg.Go(func() {
+		pubs.Go(func() {
 			for s := 1; s <= steps; s++ {
 				state := db.MoveRunning
 				if s == steps {
@@ -376,7 +396,7 @@ func TestBrokerConcurrent(t *testing.T) {
 		if i%2 == 1 {
 			buffer = 1 // likely to fall behind and be dropped
 		}
-		wg.Go(func() {
+		subs.Go(func() {
 			snap, ch, cancel, err := b.Subscribe(context.Background(), jobID, buffer)
 			if err != nil {
 				t.Errorf("Subscribe(%d) = %v, want nil", jobID, err)
@@ -406,19 +426,29 @@ func TestBrokerConcurrent(t *testing.T) {
 			for _, p := range snap {
 				see(p)
 			}
+			// Once the publishers are done every update is buffered, so
+			// a missed one shows as an error rather than a hang.
+			done := pubsDone
 			for finished < want {
-				p, ok := <-ch
-				if !ok {
-					mu.Lock()
-					sawDrop++
-					mu.Unlock()
-					return
+				select {
+				case p, ok := <-ch:
+					if !ok {
+						mu.Lock()
+						sawDrop++
+						mu.Unlock()
+						return
+					}
+					see(p)
+				case <-done:
+					done = nil
+					ch = brokerClosedAfter(ch)
 				}
-				see(p)
 			}
 		})
 	}
-	wg.Wait()
+	pubs.Wait()
+	close(pubsDone)
+	subs.Wait()
 	t.Logf("%d of %d subscribers dropped", sawDrop, subscribers)
 
 	snap, _ := brokerSubscribe(t, b, 0, 1)

@@ -209,6 +209,20 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 					continue // not yet
 				}
 				m := q[0]
+				// The list was read before taking rn.mu: a move that just
+				// finished (and left rn.running) may still show as running.
+				// Its committed state decides.
+				fresh, err := rn.DB.Move(ctx, m.ID)
+				if err != nil {
+					return pending, err
+				}
+				if !fresh.Unfinished() {
+					queues[id] = q[1:]
+					pending--
+					progress = true
+					continue
+				}
+				m = fresh
 				if !rn.admit(ctx, j, &m) {
 					continue // this job's next move must wait for a cap
 				}

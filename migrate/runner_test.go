@@ -13,8 +13,9 @@ import (
 )
 
 // copyGate observes how many moves are in the copy phase at once. Each
-// move entering the phase waits (up to a grace period) until `want` moves
-// are in it, so that the maximum is reached if the runner allows it.
+// move entering the phase waits until one more than `want` moves are in it,
+// or a grace period passed: a runner that allows too many shows a higher
+// maximum, one that allows too few a lower one, and neither hangs the test.
 type copyGate struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -47,9 +48,9 @@ func (g *copyGate) progress(m db.Move) {
 		g.seen[m.ID] = true
 		// Wait for the others, but never forever: a runner that allows
 		// fewer must show up as a lower maximum, not as a hung test.
-		deadline := time.Now().Add(3 * time.Second)
-		go func() { time.Sleep(3 * time.Second); g.mu.Lock(); g.cond.Broadcast(); g.mu.Unlock() }()
-		for len(g.in) < g.want && time.Now().Before(deadline) {
+		deadline := time.Now().Add(time.Second)
+		go func() { time.Sleep(time.Second); g.mu.Lock(); g.cond.Broadcast(); g.mu.Unlock() }()
+		for len(g.in) <= g.want && time.Now().Before(deadline) {
 			g.cond.Wait()
 		}
 	case !copying && g.in[m.ID]:
