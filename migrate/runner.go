@@ -16,8 +16,8 @@ package migrate
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
