@@ -59,35 +59,23 @@ func brokerSubscribe(t *testing.T, b *migrate.Broker, jobID int64, buffer int) (
 
 // brokerDrain returns what is buffered in ch without waiting.
 func brokerDrain(ch <-chan migrate.Progress) []migrate.Progress {
+	out, _ := brokerBuffered(ch)
+	return out
+}
+
+// brokerBuffered returns what is buffered in ch without waiting, and whether
+// ch was closed.
+func brokerBuffered(ch <-chan migrate.Progress) ([]migrate.Progress, bool) {
 	var out []migrate.Progress
 	for {
 		select {
 		case p, ok := <-ch:
 			if !ok {
-				return out
+				return out, true
 			}
 			out = append(out, p)
 		default:
-			return out
-		}
-	}
-}
-
-// brokerClosedAfter returns a closed channel holding what ch holds now:
-// receiving from it never blocks.
-func brokerClosedAfter(ch <-chan migrate.Progress) <-chan migrate.Progress {
-	out := make(chan migrate.Progress, len(ch)+1)
-	for {
-		select {
-		case p, ok := <-ch:
-			if !ok {
-				close(out)
-				return out
-			}
-			out <- p
-		default:
-			close(out)
-			return out
+			return out, false
 		}
 	}
 }
@@ -426,22 +414,32 @@ func TestBrokerConcurrent(t *testing.T) {
 			for _, p := range snap {
 				see(p)
 			}
-			// Once the publishers are done every update is buffered, so
-			// a missed one shows as an error rather than a hang.
-			done := pubsDone
+			dropped := func() {
+				mu.Lock()
+				defer mu.Unlock()
+				sawDrop++
+			}
 			for finished < want {
 				select {
 				case p, ok := <-ch:
 					if !ok {
-						mu.Lock()
-						sawDrop++
-						mu.Unlock()
+						dropped()
 						return
 					}
 					see(p)
-				case <-done:
-					done = nil
-					ch = brokerClosedAfter(ch)
+				case <-pubsDone:
+					// Every update is buffered by now, so a missed one
+					// shows as an error rather than a hang.
+					rest, closed := brokerBuffered(ch)
+					for _, p := range rest {
+						see(p)
+					}
+					if closed {
+						dropped()
+					} else if finished < want {
+						t.Errorf("subscriber of job %d saw %d of %d moves finish, want all", jobID, finished, want)
+					}
+					return
 				}
 			}
 		})
