@@ -1,0 +1,200 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/handlers"
+	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/static"
+)
+
+// testApp is the whole web application on httptest with in-process IMAP
+// servers, an in-memory directory and a running runner.
+type testApp struct {
+	srv      *handlers.Server
+	ts       *httptest.Server
+	db       *db.DB
+	src, dst *imapmem.Server
+	dir      *migrate.MemDirectory
+	cfg      *migrate.Config
+	runner   *migrate.Runner
+	broker   *migrate.Broker
+}
+
+// Users: user01..user05 live on src with 10 messages each; ghost's home is
+// no registered server. Sign-ins: alice (admin), hank (helpdesk), olga
+// (no role).
+func newTestApp(t *testing.T) *testApp {
+	t.Helper()
+	a := &testApp{
+		src: imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: '.'}),
+		dst: imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: '/'}),
+	}
+	srcAddr, err := a.src.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.src.Close() })
+	dstAddr, err := a.dst.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.dst.Close() })
+	var users []migrate.User
+	for i := 1; i <= 5; i++ {
+		uid := fmt.Sprintf("user%02d", i)
+		a.src.AddUser(uid, "pw")
+		a.dst.AddUser(uid, "pw")
+		for j := 0; j < 10; j++ {
+			body := fmt.Sprintf("From: a@example.org\r\nSubject: hello %d\r\nMessage-ID: <%s.%d@example.org>\r\n\r\nbody\r\n", j, uid, j)
+			if _, err := a.src.AddMessage(uid, "INBOX", []imap.Flag{imap.FlagSeen}, time.Date(2020, 1, 1+j, 0, 0, 0, 0, time.UTC), []byte(body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		users = append(users, migrate.User{DN: "uid=" + uid + ",ou=people,dc=example,dc=org", UID: uid,
+			Name: fmt.Sprintf("User %02d", i), Mail: uid + "@example.org", Home: "src.example.org"})
+	}
+	users = append(users, migrate.User{DN: "uid=ghost,ou=people,dc=example,dc=org", UID: "ghost", Name: "Ghost",
+		Mail: "ghost@example.org", Home: "gone.example.org"})
+	a.dir = migrate.NewMemDirectory(users...)
+	a.dir.SetGroup("wave1", "user01", "user03", "user05")
+	auth := migrate.NewMemAuth()
+	auth.Add("alice", "Alice Admin", "alicepw", migrate.RoleAdmin)
+	auth.Add("hank", "Hank Helpdesk", "hankpw", migrate.RoleHelpdesk)
+	auth.Add("olga", "Olga Other", "olgapw", "")
+	a.cfg = &migrate.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: migrate.ModeNative, MaxParallel: 30,
+		RetryPatience: 5 * time.Second,
+		Directory:     migrate.DirectoryConfig{HomeAttribute: "mailHost"},
+		Servers: []migrate.ServerConfig{
+			{Name: "src", Address: srcAddr, TLS: migrate.TLSNone, Home: "src.example.org", Group: "g1",
+				Login: migrate.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"},
+			{Name: "dst", Address: dstAddr, TLS: migrate.TLSNone, Home: "dst.example.org", Group: "g1",
+				Login: migrate.LoginMasterUser, AdminUser: "admin", AdminPassword: "adminpw"},
+		}}
+	a.db, err = db.Open(context.Background(), a.cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.db.Close() })
+	a.broker = migrate.NewBroker(func(ctx context.Context, jobID int64) ([]db.Move, error) {
+		if jobID == 0 {
+			return a.db.UnfinishedMoves(ctx)
+		}
+		return a.db.Moves(ctx, jobID)
+	}, nil)
+	mover := &migrate.Mover{Config: a.cfg, Dir: a.dir, DB: a.db, Progress: a.broker.Publish, Patience: a.cfg.RetryPatience}
+	a.runner = &migrate.Runner{Mover: mover, DB: a.db, Poll: 50 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.runner.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	a.srv = &handlers.Server{Config: a.cfg, DB: a.db, Dir: a.dir, Auth: auth, Runner: a.runner, Broker: a.broker,
+		Assets: static.New()}
+	a.ts = httptest.NewServer(a.srv.Handler())
+	t.Cleanup(a.ts.Close)
+	return a
+}
+
+// client returns an HTTP client signed in as login (or anonymous for "").
+func (a *testApp) client(t *testing.T, login, password string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if login == "" {
+		return c
+	}
+	resp, body := a.post(t, c, "/signin", url.Values{"login": {login}, "password": {password}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in as %s: status %d, body %s", login, resp.StatusCode, body)
+	}
+	return c
+}
+
+func (a *testApp) admin(t *testing.T) *http.Client    { return a.client(t, "alice", "alicepw") }
+func (a *testApp) helpdesk(t *testing.T) *http.Client { return a.client(t, "hank", "hankpw") }
+
+// get fetches path and returns the response (body already read) and body.
+func (a *testApp) get(t *testing.T, c *http.Client, path string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(a.ts.URL + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// post sends a form the way a same-origin browser does.
+func (a *testApp) post(t *testing.T, c *http.Client, path string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, a.ts.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", a.ts.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// crossSitePost sends a form the way a browser does from another site.
+func (a *testApp) crossSitePost(t *testing.T, c *http.Client, path string, form url.Values) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, a.ts.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// createJob makes a job directly in the database (the wizard's tests go
+// through the pages instead).
+func (a *testApp) createJob(t *testing.T, uids ...string) db.Job {
+	t.Helper()
+	j, err := a.db.CreateJob(context.Background(), db.Job{CreatedBy: "alice", Target: "dst", Policy: db.PolicyAbandon, Parallel: 4}, uids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.runner.Wake()
+	return j
+}
+
+// waitJob waits until the job has finished (bounded, so a broken runner
+// fails the test instead of hanging it).
+func (a *testApp) waitJob(t *testing.T, id int64) db.Job {
+	t.Helper()
+	for i := 0; i < 600; i++ {
+		j, err := a.db.Job(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !j.FinishedAt.IsZero() {
+			return j
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("job %d did not finish", id)
+	return db.Job{}
+}

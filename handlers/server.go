@@ -1,0 +1,90 @@
+// Package handlers is the web UI's HTTP layer: routes in routes.go, one file
+// per page or action. Each handler parses, validates, calls migrate or db,
+// then renders or redirects (Post/Redirect/Get).
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/static"
+	"github.com/movewizard/movewizard/web"
+)
+
+// Authenticator signs people in (LDAP bind, or the demo's in-memory one).
+type Authenticator interface {
+	Authenticate(ctx context.Context, login, password string) (migrate.Identity, error)
+}
+
+// Directory is what the pages read from the directory.
+type Directory interface {
+	migrate.Directory
+	Search(ctx context.Context, q migrate.UserQuery) ([]migrate.User, error)
+}
+
+// Runner is the background runner, told when there is new work.
+type Runner interface {
+	Wake()
+	Running() int
+}
+
+// Server holds the dependencies of every handler.
+type Server struct {
+	Config *migrate.Config
+	DB     *db.DB
+	Dir    Directory
+	Auth   Authenticator
+	Runner Runner
+	Broker *migrate.Broker
+	Log    *slog.Logger
+	Assets *static.Assets
+	// SecureCookies marks cookies Secure (behind TLS).
+	SecureCookies bool
+	// SessionTTL is how long a sign-in lasts (default 12 hours).
+	SessionTTL time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// page returns the frame model of a page for the signed-in person.
+func (s *Server) page(r *http.Request, title, nav string) web.Page {
+	p := web.Page{Title: title, Nav: nav, CSS: s.Assets.URL("style.css")}
+	if sess, ok := sessionFrom(r.Context()); ok {
+		p.UserName, p.Role = sess.Name, sess.Role
+		if p.UserName == "" {
+			p.UserName = sess.UID
+		}
+	}
+	if f := r.URL.Query().Get("flash"); f != "" {
+		p.Flash = f
+	}
+	return p
+}
+
+// render writes a component with the given status.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := c.Render(r.Context(), w); err != nil {
+		s.logger().Error("render page", "path", r.URL.Path, "err", err)
+	}
+}

@@ -1,0 +1,138 @@
+package migrate
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Roles of people who sign in to the web UI.
+const (
+	RoleAdmin    = "admin"    // may do everything
+	RoleHelpdesk = "helpdesk" // may only read
+)
+
+// ErrBadCredentials: unknown login or wrong password (never said which).
+var ErrBadCredentials = errors.New("wrong user name or password")
+
+// ErrNoRole: the credentials are right but the person is in neither the
+// admin nor the helpdesk group.
+var ErrNoRole = errors.New("not a member of the admin or helpdesk group")
+
+// Identity is a signed-in person.
+type Identity struct {
+	DN, UID, Name, Role string
+}
+
+// Authenticate binds as the person (found by uid under the base DN) with
+// their own password and derives the role from groupOfNames membership of
+// the configured admin and helpdesk groups.
+func (d *LDAP) Authenticate(ctx context.Context, login, password string) (Identity, error) {
+	// An empty password would be an unauthenticated bind (RFC 4513 §5.1.2),
+	// which many servers accept as anonymous: never a sign-in.
+	if login == "" || password == "" {
+		return Identity{}, ErrBadCredentials
+	}
+	var id Identity
+	err := d.session(ctx, func(conn *ldap.Conn) error {
+		res, err := conn.Search(ldap.NewSearchRequest(d.cfg.BaseDN, ldap.ScopeWholeSubtree,
+			ldap.NeverDerefAliases, 2, 0, false, "(uid="+ldap.EscapeFilter(login)+")",
+			[]string{"uid", "cn"}, nil))
+		if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+			return fmt.Errorf("find %q: %w", login, err)
+		}
+		if res == nil || len(res.Entries) != 1 {
+			return ErrBadCredentials
+		}
+		e := res.Entries[0]
+		id = Identity{DN: e.DN, UID: e.GetAttributeValue("uid"), Name: e.GetAttributeValue("cn")}
+		if err := conn.Bind(e.DN, password); err != nil {
+			if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+				return ErrBadCredentials
+			}
+			return fmt.Errorf("bind as %q: %w", e.DN, err)
+		}
+		// Group checks as the service account: the person may not read groups.
+		if err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
+			return fmt.Errorf("bind as %q: %w", d.cfg.BindDN, err)
+		}
+		for _, g := range []struct{ dn, role string }{{d.cfg.AdminGroup, RoleAdmin}, {d.cfg.HelpdeskGroup, RoleHelpdesk}} {
+			if g.dn == "" {
+				continue
+			}
+			ok, err := isMember(conn, g.dn, e.DN)
+			if err != nil {
+				return err
+			}
+			if ok {
+				id.Role = g.role
+				return nil
+			}
+		}
+		return ErrNoRole
+	})
+	if err != nil {
+		return Identity{}, err
+	}
+	return id, nil
+}
+
+// isMember reports whether memberDN is a member of the groupOfNames at groupDN.
+func isMember(conn *ldap.Conn, groupDN, memberDN string) (bool, error) {
+	res, err := conn.Search(ldap.NewSearchRequest(groupDN, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+		1, 0, false, "(member="+ldap.EscapeFilter(memberDN)+")", []string{"cn"}, nil))
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return false, fmt.Errorf("group %q does not exist", groupDN)
+	}
+	if err != nil {
+		return false, fmt.Errorf("read group %q: %w", groupDN, err)
+	}
+	return len(res.Entries) > 0, nil
+}
+
+// MemAuth is an in-memory Authenticator for the demo: people with a
+// password and a role.
+type MemAuth struct {
+	mu     sync.Mutex
+	people map[string]memPerson
+}
+
+type memPerson struct {
+	id       Identity
+	password string
+}
+
+// NewMemAuth returns an empty MemAuth.
+func NewMemAuth() *MemAuth { return &MemAuth{people: map[string]memPerson{}} }
+
+// Add registers a person; role "" means neither admin nor helpdesk.
+func (m *MemAuth) Add(uid, name, password, role string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.people[strings.ToLower(uid)] = memPerson{
+		id:       Identity{DN: "uid=" + uid + ",ou=people,dc=demo,dc=example", UID: uid, Name: name, Role: role},
+		password: password,
+	}
+}
+
+// Authenticate checks the password in constant time.
+func (m *MemAuth) Authenticate(ctx context.Context, login, password string) (Identity, error) {
+	if err := ctx.Err(); err != nil {
+		return Identity{}, err
+	}
+	m.mu.Lock()
+	p, ok := m.people[strings.ToLower(login)]
+	m.mu.Unlock()
+	if !ok || password == "" || subtle.ConstantTimeCompare([]byte(p.password), []byte(password)) != 1 {
+		return Identity{}, ErrBadCredentials
+	}
+	if p.id.Role == "" {
+		return Identity{}, ErrNoRole
+	}
+	return p.id, nil
+}

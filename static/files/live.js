@@ -1,0 +1,63 @@
+// Live job page: subscribes to /jobs/{id}/events (server-sent events) and
+// updates each mailbox row in place. The server sends a snapshot first and
+// named "move" events after; EventSource reconnects by itself and the
+// server sends a fresh snapshot then. Every value is set with textContent,
+// never as HTML: subjects and folder names come from users' mail.
+(function () {
+  "use strict";
+  var table = document.querySelector("[data-live-job]");
+  if (!table || !window.EventSource) return;
+  var url = table.getAttribute("data-live-job");
+  var status = document.querySelector("[data-testid=live-status]");
+  function setText(row, key, value) {
+    var el = row.querySelector("[data-field=" + key + "]");
+    if (el) el.textContent = value;
+  }
+  function human(n) {
+    var u = ["B", "KB", "MB", "GB", "TB"], i = 0;
+    while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+    return (i ? n.toFixed(1) : n) + " " + u[i];
+  }
+  function duration(s) {
+    if (!s) return "";
+    s = Math.round(s);
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    return (h ? h + "h " : "") + (h || m ? m + "m " : "") + r + "s";
+  }
+  function apply(p) {
+    var row = table.querySelector("tr[data-move='" + p.move_id + "']");
+    if (!row) return;
+    row.setAttribute("data-state", p.state);
+    var st = row.querySelector("[data-field=state]");
+    if (st) { st.textContent = p.state; st.className = "state state-" + p.state; }
+    setText(row, "phase", p.phase || "");
+    setText(row, "folder", p.folder || "");
+    setText(row, "msgs", p.msgs_done + " / " + p.msgs_total);
+    setText(row, "bytes", human(p.bytes_done) + " / " + human(p.bytes_total));
+    setText(row, "rate", p.rate ? human(p.rate) + "/s" : "");
+    setText(row, "eta", duration(p.eta_seconds));
+    setText(row, "skipped", String(p.skipped));
+    setText(row, "error", p.error || "");
+    var bar = row.querySelector("[data-field=bar]");
+    if (bar) {
+      var pct = p.bytes_total > 0 ? Math.min(100, 100 * p.bytes_done / p.bytes_total) : (p.state === "done" ? 100 : 0);
+      bar.style.width = pct.toFixed(1) + "%";
+    }
+    var actions = row.querySelectorAll("[data-when]");
+    for (var i = 0; i < actions.length; i++) {
+      var when = actions[i].getAttribute("data-when").split(" ");
+      actions[i].hidden = when.indexOf(p.state) < 0;
+    }
+  }
+  var es = new EventSource(url);
+  es.addEventListener("snapshot", function (e) {
+    JSON.parse(e.data).forEach(apply);
+    if (status) status.textContent = "live";
+  });
+  es.addEventListener("move", function (e) { apply(JSON.parse(e.data)); });
+  es.addEventListener("job", function (e) {
+    var j = JSON.parse(e.data), el = document.querySelector("[data-testid=job-state]");
+    if (el) el.textContent = j.state;
+  });
+  es.onerror = function () { if (status) status.textContent = "reconnecting…"; };
+})();
