@@ -14,6 +14,7 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.securityHeaders)
 	r.Handle("/static/*", s.Assets)
+	r.Get("/healthz", s.health)
 	r.Group(func(r chi.Router) {
 		r.Use(s.withSession)
 		r.Get("/signin", s.signInPage)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,36 +17,116 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/handlers"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/static"
 )
 
-// demoUsers are the demo mailboxes; the ones with unreadable items show
-// the error policy at work.
-var demoUsers = []struct {
+// demoPeople are the demo mailboxes on east; the ones with unreadable
+// items show the error policy at work. More users are generated.
+var demoPeople = []struct {
 	uid, name  string
 	messages   int
 	unreadable int
+	big        bool
 }{
-	{"ann", "Ann Archer", 200, 0},
-	{"bob", "Bob Baker", 150, 0},
-	{"carol", "Carol Clark", 300, 0},
-	{"dave", "Dave Dunn", 120, 2},
-	{"erin", "Erin Evans", 180, 0},
-	{"frank", "Frank Fisher", 90, 1},
+	{"ann", "Ann Archer", 200, 0, true},
+	{"bob", "Bob Baker", 150, 0, false},
+	{"carol", "Carol Clark", 300, 0, false},
+	{"dave", "Dave Dunn", 120, 2, false},
+	{"erin", "Erin Evans", 180, 0, false},
+	{"frank", "Frank Fisher", 90, 1, false},
+	{"gina", "Gina <Green>", 60, 0, false},
+	{"henri", "Henri Hébert", 100, 0, false},
+}
+
+// demoEnv is the demo's in-process world.
+type demoEnv struct {
+	servers []*imapmem.Server
+	cfg     *migrate.Config
+	dir     *migrate.MemDirectory
+	auth    *migrate.MemAuth
+}
+
+func (d *demoEnv) Close() {
+	for _, s := range d.servers {
+		s.Close()
+	}
+}
+
+// startDemo starts three IMAP servers (east and west in group hq, north in
+// group branch, mode mixed so the wizard shows an ineligible target), seeds
+// about 25 mailboxes and builds the directory and the sign-ins.
+func startDemo(dbPath, listen string) (*demoEnv, error) {
+	d := &demoEnv{auth: migrate.NewMemAuth()}
+	specs := []struct {
+		name, group string
+		delim       rune
+		login       string
+	}{{"east", "hq", '.', migrate.LoginSASLPlain}, {"west", "hq", '/', migrate.LoginMasterUser}, {"north", "branch", '/', migrate.LoginSASLPlain}}
+	d.cfg = &migrate.Config{Database: dbPath, Mode: migrate.ModeMixed, MaxParallel: 30, Listen: listen,
+		RetryPatience: time.Minute, Directory: migrate.DirectoryConfig{HomeAttribute: "mailHost"}}
+	for _, sp := range specs {
+		s := imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "demo-admin", Delimiter: sp.delim})
+		addr, err := s.Listen("127.0.0.1:0")
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.servers = append(d.servers, s)
+		d.cfg.Servers = append(d.cfg.Servers, migrate.ServerConfig{Name: sp.name, Address: addr, TLS: migrate.TLSNone,
+			Home: sp.name + ".demo.example", Group: sp.group, Login: sp.login, AdminUser: "admin", AdminPassword: "demo-admin",
+			MaxParallel: 8})
+	}
+	type person struct {
+		uid, name, home string
+		messages, unreadable int
+		big                  bool
+		on                   int
+	}
+	var people []person
+	for _, p := range demoPeople {
+		people = append(people, person{p.uid, p.name, "east", p.messages, p.unreadable, p.big, 0})
+	}
+	for i := 1; i <= 12; i++ {
+		people = append(people, person{fmt.Sprintf("staff%02d", i), fmt.Sprintf("Staff Member %d", i), "east", 40 + 10*i, 0, false, 0})
+	}
+	for i := 1; i <= 5; i++ {
+		people = append(people, person{fmt.Sprintf("branch%02d", i), fmt.Sprintf("Branch Person %d", i), "west", 50, 0, false, 1})
+	}
+	var users []migrate.User
+	for _, p := range people {
+		if err := seedDemoMailbox(d.servers, p.on, p.uid, p.messages, p.unreadable, p.big); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("seed %s: %w", p.uid, err)
+		}
+		users = append(users, migrate.User{DN: "uid=" + p.uid + ",ou=people,dc=demo,dc=example", UID: p.uid,
+			Name: p.name, Mail: p.uid + "@demo.example", Home: p.home + ".demo.example"})
+	}
+	// Someone whose directory entry names a server that is not registered.
+	users = append(users, migrate.User{DN: "uid=olduser,ou=people,dc=demo,dc=example", UID: "olduser",
+		Name: "Old User", Mail: "olduser@demo.example", Home: "retired.demo.example"})
+	d.dir = migrate.NewMemDirectory(users...)
+	d.dir.SetGroup("wave1", "ann", "bob", "carol")
+	d.dir.SetGroup("wave2", "dave", "erin", "frank", "gina", "henri")
+	d.auth.Add("alice", "Alice Admin", "alice-demo", migrate.RoleAdmin)
+	d.auth.Add("hank", "Hank Helpdesk", "hank-demo", migrate.RoleHelpdesk)
+	return d, nil
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbPath := fs.String("database", "", "SQLite database file (default: a new one in a temporary folder)")
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the web UI (port 0: any free port)")
 	verbose := fs.Bool("v", false, "log every step to stderr")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: movewizard demo [flags]\n\n"+
-			"Runs the product with nothing installed: two in-process IMAP servers with demo\n"+
-			"mailboxes (nested and non-ASCII folders, flags, a large message, some unreadable\n"+
-			"items), an in-memory directory, and a job that moves every demo mailbox with the\n"+
-			"same mover and runner as production.\n\n")
+			"Runs the whole product with nothing installed: three in-process IMAP servers with\n"+
+			"about 25 demo mailboxes (nested and non-ASCII folders, flags, large messages, some\n"+
+			"unreadable items), an in-memory directory, SQLite in a temporary folder, and the web\n"+
+			"UI with the same runner, mover and pages as production. Stop it with Ctrl-C.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -66,65 +148,51 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	east := imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "demo-admin", Delimiter: '.'})
-	west := imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "demo-admin", Delimiter: '/'})
-	eastAddr, err := east.Listen("127.0.0.1:0")
+	demo, err := startDemo(*dbPath, *listen)
 	if err != nil {
 		return err
 	}
-	defer east.Close()
-	westAddr, err := west.Listen("127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	defer west.Close()
-	var users []migrate.User
-	for _, u := range demoUsers {
-		if err := seedDemoMailbox(east, west, u.uid, u.messages, u.unreadable); err != nil {
-			return fmt.Errorf("seed %s: %w", u.uid, err)
-		}
-		users = append(users, migrate.User{DN: "uid=" + u.uid + ",ou=people,dc=demo,dc=example", UID: u.uid,
-			Name: u.name, Mail: u.uid + "@demo.example", Home: "east.demo.example"})
-	}
-	cfg := &migrate.Config{Database: *dbPath, Mode: migrate.ModeNative, MaxParallel: 30,
-		Directory: migrate.DirectoryConfig{HomeAttribute: "mailHost"},
-		Servers: []migrate.ServerConfig{
-			{Name: "east", Address: eastAddr, TLS: migrate.TLSNone, Home: "east.demo.example", Group: "demo",
-				Login: migrate.LoginSASLPlain, AdminUser: "admin", AdminPassword: "demo-admin"},
-			{Name: "west", Address: westAddr, TLS: migrate.TLSNone, Home: "west.demo.example", Group: "demo",
-				Login: migrate.LoginMasterUser, AdminUser: "admin", AdminPassword: "demo-admin"},
-		}}
-	release, err := db.Lock(cfg.Database)
+	defer demo.Close()
+	release, err := db.Lock(*dbPath)
 	if err != nil {
 		return err
 	}
 	defer release()
-	store, err := db.Open(ctx, cfg.Database)
+	store, err := db.Open(ctx, *dbPath)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	e := &env{cfg: cfg, db: store, dir: migrate.NewMemDirectory(users...), log: log, release: func() {}, last: map[int64]string{}}
-	fmt.Fprintf(stdout, "demo: IMAP server east on %s (separator \".\"), west on %s (separator \"/\")\n", eastAddr, westAddr)
-	fmt.Fprintf(stdout, "demo: database %s\n", cfg.Database)
-	var uids []string
-	for _, u := range demoUsers {
-		uids = append(uids, u.uid)
-	}
-	job, err := store.CreateJob(ctx, db.Job{CreatedBy: "demo", Target: "west", Policy: db.PolicySkip,
-		MaxBad: 1, Parallel: 4}, uids)
+	broker := migrate.NewBroker(func(ctx context.Context, jobID int64) ([]db.Move, error) {
+		if jobID == 0 {
+			return store.UnfinishedMoves(ctx)
+		}
+		return store.Moves(ctx, jobID)
+	}, nil)
+	mover := &migrate.Mover{Config: demo.cfg, Dir: demo.dir, DB: store, Log: log, Progress: broker.Publish,
+		Patience: demo.cfg.RetryPatience}
+	rn := &migrate.Runner{Mover: mover, DB: store, Log: log}
+	ui := &handlers.Server{Config: demo.cfg, DB: store, Dir: demo.dir, Auth: demo.auth, Runner: rn, Broker: broker,
+		Log: log, Assets: static.New()}
+	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return err
+		return &exitError{code: 1, err: fmt.Errorf("listen on %s: %w (try -listen 127.0.0.1:0)", *listen, err)}
 	}
-	fmt.Fprintf(stdout, "demo: job %d moves %d mailboxes from east to west, skipping at most 1 unreadable item per mailbox\n\n",
-		job.ID, len(uids))
-	err = e.runJobs(ctx, []int64{job.ID}, stdout)
-	fmt.Fprintln(stdout, "\ndemo: dave has 2 unreadable items, more than the policy allows: abandoned, his mailbox stays on east untouched.")
-	fmt.Fprintln(stdout, "demo: frank has 1 unreadable item: skipped and reported, it stays on east; the rest moved.")
-	var ee *exitError
-	if errors.As(err, &ee) && ee.code == 1 {
-		return nil // the abandoned mailbox is the point of the demo
+	srv := &http.Server{Handler: ui.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	fmt.Fprintf(stdout, "Move Mailbox Wizard demo: http://%s/\n", ln.Addr())
+	fmt.Fprintf(stdout, "  admin login:    alice / alice-demo\n")
+	fmt.Fprintf(stdout, "  helpdesk login: hank / hank-demo\n")
+	fmt.Fprintf(stdout, "  IMAP servers:   east %s (\".\"), west %s (\"/\"), north %s (group branch)\n",
+		demo.cfg.Servers[0].Address, demo.cfg.Servers[1].Address, demo.cfg.Servers[2].Address)
+	fmt.Fprintf(stdout, "  dave and frank have unreadable items; olduser lives on an unregistered server\n")
+	fmt.Fprintf(stdout, "  database:       %s\n", *dbPath)
+	err = rn.Run(ctx)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.Canceled) {
+		return nil
 	}
 	return err
 }
@@ -132,9 +200,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // seedDemoMailbox fills one user's mailbox on the source with a realistic
 // mix and creates the user (with the usual special-use folders) on the
 // target.
-func seedDemoMailbox(src, dst *imapmem.Server, uid string, n, unreadable int) error {
+func seedDemoMailbox(servers []*imapmem.Server, on int, uid string, n, unreadable int, big bool) error {
 	rng := rand.New(rand.NewPCG(uint64(len(uid)), uint64(n)))
-	for _, s := range []*imapmem.Server{src, dst} {
+	src := servers[on]
+	for _, s := range servers {
 		s.AddUser(uid, "demo-"+uid)
 		for _, f := range []struct {
 			name string
@@ -172,10 +241,13 @@ func seedDemoMailbox(src, dst *imapmem.Server, uid string, n, unreadable int) er
 			src.Faults().FailFetch(uid, "INBOX", msgUID, -1)
 		}
 	}
+	if !big {
+		return nil
+	}
 	// One large message, streamed like any other.
-	big := demoMessage(uid, n, time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC), rng)
-	big = append(big, []byte(strings.Repeat("large attachment line, base64 in real life............\r\n", 90000))...)
-	_, err := src.AddMessage(uid, "Archive", []imap.Flag{imap.FlagSeen}, time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC), big)
+	large := demoMessage(uid, n, time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC), rng)
+	large = append(large, []byte(strings.Repeat("large attachment line, base64 in real life............\r\n", 90000))...)
+	_, err := src.AddMessage(uid, "Archive", []imap.Flag{imap.FlagSeen}, time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC), large)
 	return err
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,7 +11,9 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/handlers"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/static"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -22,9 +23,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	verbose := fs.Bool("v", false, "log every step to stderr")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: movewizard serve -config FILE\n\n"+
-			"Runs the move runner as a service: queued and interrupted moves of every job run as\n"+
-			"the caps and schedules allow, and resume after a restart. Serves a JSON health\n"+
-			"endpoint at /healthz on the config's listen address. SIGTERM stops at a checkpoint.\n\n")
+			"Runs the web UI and the move runner: queued and interrupted moves of every job run as\n"+
+			"the caps and schedules allow, and resume after a restart. Listens on the config's\n"+
+			"listen address (HTTPS with tls_cert/tls_key); /healthz answers JSON. SIGTERM stops\n"+
+			"the moves at a checkpoint.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -47,22 +49,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("listen on %s: %w", env.cfg.Listen, err)}
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		open, err := env.db.OpenJobs(r.Context())
-		status := "ok"
-		if err != nil {
-			status = "database error"
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{
-			"status": status, "running_moves": rn.Running(), "open_jobs": len(open),
-			"dropped_subscribers": broker.Dropped(),
-		})
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	fmt.Fprintf(stdout, "movewizard serving on http://%s (health: /healthz)\n", ln.Addr())
+	ldapDir := migrate.NewLDAP(env.cfg.Directory)
+	web := &handlers.Server{Config: env.cfg, DB: env.db, Dir: ldapDir, Auth: ldapDir, Runner: rn, Broker: broker,
+		Log: env.log, Assets: static.New(), SecureCookies: env.cfg.TLSCert != ""}
+	srv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	scheme := "http"
+	if env.cfg.TLSCert != "" {
+		scheme = "https"
+		go srv.ServeTLS(ln, env.cfg.TLSCert, env.cfg.TLSKey)
+	} else {
+		go srv.Serve(ln)
+	}
+	fmt.Fprintf(stdout, "movewizard serving on %s://%s (health: /healthz)\n", scheme, ln.Addr())
 
 	err = rn.Run(ctx) // returns once running moves reached a checkpoint
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
