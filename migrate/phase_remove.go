@@ -63,13 +63,28 @@ func (r *run) removeFolder(ctx context.Context, sc *conn, f *db.Folder) (int, er
 		}
 		sel, err := sc.c.Select(f.Source, nil).Wait()
 		if isNo(err) {
-			return 0, nil // already gone
+			// Already gone (a crash after our DELETE): make sure the
+			// subscription went too.
+			if err := sc.c.Unsubscribe(f.Source).Wait(); err != nil && !isNo(err) {
+				return 0, err
+			}
+			return 0, nil
 		}
 		if err != nil {
 			return 0, fmt.Errorf("select %q: %w", f.Source, err)
 		}
 		if sel.UIDValidity != f.SourceUIDValidity {
-			return 0, permanent(fmt.Errorf("UIDVALIDITY of %q changed since verification; nothing removed from it", f.Source))
+			// The folder was deleted and created again since it was verified:
+			// by us before a crash (servers auto-create special-use folders)
+			// or by the user. Its UIDs are not ours, so nothing in it is
+			// removed; an empty one is simply done.
+			if err := unselect(sc); err != nil {
+				return 0, err
+			}
+			if sel.NumMessages > 0 {
+				r.event(ctx, "folder-kept", fmt.Sprintf("%s was re-created since verification and holds %d messages; kept", f.Source, sel.NumMessages))
+			}
+			return int(sel.NumMessages), nil
 		}
 		copies, err := r.mv.DB.Copies(ctx, f.ID)
 		if err != nil {

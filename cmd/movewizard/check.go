@@ -45,9 +45,15 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		user := *uid
 		if user == "" {
 			users, err := dir.Search(ctx, migrate.UserQuery{Home: s.Home, Limit: 1})
-			if err != nil || len(users) == 0 {
-				fmt.Fprintf(stdout, "server %s (%s): SKIP: no user in the directory lives on %s to log in as; use -user\n", s.Name, s.Address, s.Home)
+			if err != nil {
+				fmt.Fprintf(stdout, "server %s (%s): FAIL: cannot find a user on it in the directory: %v\n", s.Name, s.Address, err)
 				problems++
+				continue
+			}
+			if len(users) == 0 {
+				// A new target usually has nobody yet: not a problem, but
+				// the admin login is untested; say how to test it.
+				fmt.Fprintf(stdout, "server %s (%s): not tested: nobody lives on %s yet; use -user UID to test the admin login\n", s.Name, s.Address, s.Home)
 				continue
 			}
 			user = users[0].UID

@@ -73,7 +73,7 @@ func TestUsageErrors(t *testing.T) {
 		{"no args", nil, []string{"Usage:", "movewizard move"}},
 		{"unknown command", []string{"frobnicate"}, []string{`unknown command "frobnicate"`, "Usage:"}},
 		{"move without config", []string{"move", "-target", "dst", "-users", "user001"}, []string{"-config is required"}},
-		{"move without target", []string{"move", "-config", good, "-users", "user001"}, []string{`-target ""`, "servers: src, dst"}},
+		{"move without target", []string{"move", "-config", good, "-users", "user001"}, []string{"-target is required"}},
 		{"move with unknown target", []string{"move", "-config", good, "-target", "nowhere", "-users", "user001"}, []string{`-target "nowhere"`}},
 		{"move without users", []string{"move", "-config", good, "-target", "dst"}, []string{"give exactly one of -users and -users-file"}},
 		{"move with users and users-file", []string{"move", "-config", good, "-target", "dst", "-users", "user001", "-users-file", goodUsers},
@@ -144,6 +144,11 @@ func TestHelp(t *testing.T) {
 		{"move", []string{"config", "target", "users", "users-file", "policy", "max-bad", "parallel", "keep-source", "v"}},
 		{"resume", []string{"config", "v"}},
 		{"check", []string{"config", "user"}},
+		{"serve", []string{"config", "v"}},
+		{"jobs", []string{"config", "job", "move"}},
+		{"cancel", []string{"config", "job", "move"}},
+		{"retry", []string{"config", "job", "move"}},
+		{"demo", []string{"database", "v"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.command, func(t *testing.T) {
@@ -168,7 +173,8 @@ func TestHelp(t *testing.T) {
 			if code != 0 {
 				t.Errorf("run(%s) exit code = %d, want 0", arg, code)
 			}
-			for _, c := range []string{"movewizard move", "movewizard resume", "movewizard check"} {
+			for _, c := range []string{"movewizard move", "movewizard resume", "movewizard check", "movewizard serve",
+				"movewizard jobs", "movewizard cancel", "movewizard retry", "movewizard demo"} {
 				if !strings.Contains(stdout, c) {
 					t.Errorf("run(%s) stdout = %q, want %q", arg, stdout, c)
 				}

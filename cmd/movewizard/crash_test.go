@@ -73,9 +73,14 @@ func assertMoved(t *testing.T, s *servers, uid string, want map[string][]string)
 	}
 }
 
-// summaryDone matches the summary line of a move that ended done.
+// summaryDone matches the summary line of a move that ended done
+// ("user001  done  302 msgs ..."); progress lines read "done  done".
 func summaryDone(uid string) *regexp.Regexp {
-	return regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(uid) + `\s+done\s`)
+	return summaryLine(uid, "done")
+}
+
+func summaryLine(uid, state string) *regexp.Regexp {
+	return regexp.MustCompile(`(?m)\b` + regexp.QuoteMeta(uid) + `\s+` + regexp.QuoteMeta(state) + `\s+\d+ msgs`)
 }
 
 // moveOf reads uid's latest move from the database (no process may hold it
@@ -250,7 +255,7 @@ func killAfter(t *testing.T, env []string, marker string, delay time.Duration, a
 
 func TestKillAtRandomMoments(t *testing.T) {
 	t.Parallel()
-	killAtRandomMoments(t, 8, 50*time.Millisecond, 800*time.Millisecond)
+	killAtRandomMoments(t, 12, 50*time.Millisecond, 900*time.Millisecond)
 }
 
 // killAtRandomMoments moves three users in one job, killing the process
@@ -284,13 +289,15 @@ func killAtRandomMoments(t *testing.T, kills int, minDelay, maxDelay time.Durati
 
 	for i := 0; i < kills; i++ {
 		delay := minDelay + time.Duration(rnd.Int64N(int64(maxDelay-minDelay)))
-		args, marker := resume, ""
+		args := resume
 		if i == 0 {
-			// Killing before the job is committed would leave nothing to
-			// resume; the job line is printed right after that commit.
-			args, marker = move, "job "
+			args = move
 		}
-		killed := killAfter(t, s.childEnv(), marker, delay, args...)
+		// The delay runs from the first progress line, printed after a
+		// move's state was committed: the job exists (so there is
+		// something to resume) and each run gets past its start-up (LDAP
+		// look-ups, logins), so the kills spread over all phases.
+		killed := killAfter(t, s.childEnv(), " running ", delay, args...)
 		var states []string
 		for _, uid := range s.users {
 			m := moveOf(t, dbPath, uid)

@@ -44,6 +44,12 @@ func cmdMove(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() > 0 {
 		return usageErr("move: unexpected argument %q", fs.Arg(0))
 	}
+	if *configPath == "" {
+		return usageErr("move: -config is required")
+	}
+	if *target == "" {
+		return usageErr("move: -target is required")
+	}
 	if *policy != db.PolicyAbandon && *policy != db.PolicySkip {
 		return usageErr("move: -policy must be abandon or skip, not %q", *policy)
 	}
