@@ -104,8 +104,7 @@ func (r *run) streamBodies(ctx context.Context, f *db.Folder, sc, dc *conn, uids
 					continue
 				}
 				if err := r.appendOne(ctx, f, dc, meta, it.Literal, p); err != nil {
-					sc.c.Close() // stop the rest of the FETCH now
-					fetch.Close()
+					abortFetch(sc, fetch)
 					return got, err
 				}
 				got[uid] = true
@@ -123,16 +122,20 @@ func (r *run) appendOne(ctx context.Context, f *db.Folder, dc *conn, meta msgMet
 	size := lit.Size()
 	cmd := dc.c.Append(f.Target, size, &imap.AppendOptions{Flags: copyFlags(meta.flags), Time: meta.date})
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(cmd, h), lit)
+	rd := &endReader{r: lit}
+	n, err := io.Copy(io.MultiWriter(cmd, h), rd)
 	if err == nil && n != size {
 		err = fmt.Errorf("%w: %d of %d bytes", errShortLiteral, n, size)
 	}
 	if err != nil {
 		dc.c.Close()
 		// go-imap's reader waits until a literal is consumed; closing the
-		// source client before draining it would deadlock. A cut literal
-		// drains at once.
-		io.Copy(io.Discard, lit)
+		// source client before draining it would deadlock. A literal that
+		// already ended must not be read again (go-imap's reader has moved
+		// on and shares the buffer).
+		if !rd.ended {
+			io.Copy(io.Discard, lit)
+		}
 		if isNo(err) {
 			// The target refused before the literal (RFC 7888 synchronising
 			// literal): a bad item. The connection is unusable after that in
@@ -252,4 +255,29 @@ func (p *pipeline) loop(ctx context.Context) {
 			r.publish()
 		}
 	}
+}
+
+// abortFetch stops a FETCH whose bodies are no longer wanted. go-imap's
+// reader may be waiting for the next body to be consumed while Close waits
+// for the reader: so close in the background, let fetch.Close drain what
+// is queued, then wait for the close.
+func abortFetch(c *conn, fetch *imapclient.FetchCommand) {
+	closed := make(chan struct{})
+	go func() { c.c.Close(); close(closed) }()
+	fetch.Close()
+	<-closed
+}
+
+// endReader records whether a read returned an error (or EOF).
+type endReader struct {
+	r     io.Reader
+	ended bool
+}
+
+func (e *endReader) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err != nil {
+		e.ended = true
+	}
+	return n, err
 }

@@ -10,9 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -90,7 +90,9 @@ func itNewEnv(t *testing.T, s itSetup) *itEnv {
 
 func (e *itEnv) mover(progress func(db.Move)) *migrate.Mover {
 	return &migrate.Mover{Config: e.cfg, Dir: migrate.NewLDAP(e.cfg.Directory), DB: e.db,
-		Patience: 10 * time.Second, Progress: progress, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+		Patience: 10 * time.Second, Progress: progress,
+		// Warnings (retries, abandons) help to read a failure; the rest is noise.
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 }
 
 // createJob records a job moving users to dst.
@@ -455,6 +457,7 @@ func TestIntegrationMoveDovecot(t *testing.T) {
 					t.Fatalf("%s: source holds %d messages after seeding %d", u, got, n)
 				}
 			}
+			itCheckCoverage(t, before["alice"])
 			job := e.createJob(t, db.Job{Parallel: 2}, users...)
 			moves := e.runJob(t, job.ID)
 			for _, u := range users {
@@ -573,6 +576,32 @@ func itKeys(m map[string]bool) []string {
 	return out
 }
 
+// itCheckCoverage makes sure Dovecot kept what the corpus is for: every
+// flag and keyword, and exact duplicates, are on the source before a move.
+func itCheckCoverage(t *testing.T, s itSnapshot) {
+	t.Helper()
+	seen := map[string]bool{}
+	dups := 0
+	for _, entries := range s.manifest {
+		for i, e := range entries {
+			for _, f := range strings.Fields(strings.Split(e, "|")[1]) {
+				seen[f] = true
+			}
+			if i > 0 && entries[i-1] == e {
+				dups++
+			}
+		}
+	}
+	for _, f := range []string{`\Seen`, `\Answered`, `\Flagged`, `\Draft`, `\Deleted`, "$Forwarded", "$Label1", "Custom_kw"} {
+		if !seen[f] {
+			t.Errorf("source corpus has no message flagged %s; flags seen: %v", f, itKeys(seen))
+		}
+	}
+	if dups < 2 {
+		t.Errorf("source corpus has %d exact duplicates in a folder, want 2", dups)
+	}
+}
+
 // itHang bounds how long a cancelled RunJob may take to return. It is a
 // liveness check, not a speed one: a cancelled move stops within
 // milliseconds, and only a deadlock takes this long.
@@ -664,7 +693,7 @@ func TestIntegrationResumeAfterInterrupt(t *testing.T) {
 					t.Fatalf("RunJob() ran %v without reaching the cancel point", itHang)
 				}
 				t.Fatalf("RunJob() has not returned %v after the cancel at %s: the move hangs. Stuck mover goroutines:\n%s",
-					itHang, it.fired, itStacks("movewizard/migrate.(*run)"))
+					itHang, it.fired, itStacks("movewizard/migrate.", "imapclient.(*Client).handleFetch"))
 			}
 			moves, err := e.db.Moves(context.Background(), job.ID)
 			if err != nil {
@@ -697,13 +726,14 @@ func TestIntegrationResumeAfterInterrupt(t *testing.T) {
 	}
 }
 
-// itStacks returns the stacks of the goroutines whose trace contains sub.
-func itStacks(sub string) string {
+// itStacks returns the stacks of the goroutines whose trace contains one
+// of subs: the mover's and go-imap's FETCH readers.
+func itStacks(subs ...string) string {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, sub) {
+		if slices.ContainsFunc(subs, func(s string) bool { return strings.Contains(g, s) }) {
 			out = append(out, g)
 		}
 	}

@@ -179,11 +179,7 @@ func hashBodies(c *conn, uids []imap.UID) (map[imap.UID][]byte, error) {
 					err = errShortLiteral
 				}
 				if err != nil {
-					// Drain (a cut literal ends at once), then close: go-imap's
-					// reader waits for the literal to be consumed.
-					io.Copy(io.Discard, it.Literal)
-					c.c.Close()
-					fetch.Close()
+					abortFetch(c, fetch)
 					return nil, err
 				}
 				if uid != 0 {
