@@ -74,9 +74,7 @@ func (s *Server) page(r *http.Request, title, nav string) web.Page {
 			p.UserName = sess.UID
 		}
 	}
-	if f := r.URL.Query().Get("flash"); f != "" {
-		p.Flash = f
-	}
+	p.Flash = flashFrom(r)
 	return p
 }
 

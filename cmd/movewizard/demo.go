@@ -80,7 +80,7 @@ func startDemo(dbPath, listen string) (*demoEnv, error) {
 			MaxParallel: 8})
 	}
 	type person struct {
-		uid, name, home string
+		uid, name, home      string
 		messages, unreadable int
 		big                  bool
 		on                   int

@@ -39,7 +39,11 @@
     setText(row, "skipped", String(p.skipped));
     setText(row, "error", p.error || "");
     var bar = row.querySelector("[data-field=bar]");
-    if (bar) {
+    if (bar && bar.tagName === "PROGRESS") {
+      // A <progress> needs no style (CSP allows none inline): max and value.
+      bar.max = p.bytes_total > 0 ? p.bytes_total : 1;
+      bar.value = p.bytes_total > 0 ? Math.min(p.bytes_done, p.bytes_total) : (p.state === "done" ? 1 : 0);
+    } else if (bar) {
       var pct = p.bytes_total > 0 ? Math.min(100, 100 * p.bytes_done / p.bytes_total) : (p.state === "done" ? 100 : 0);
       bar.style.width = pct.toFixed(1) + "%";
     }

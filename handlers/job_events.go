@@ -1,0 +1,171 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate"
+)
+
+// jobEventsHeartbeat keeps proxies from closing an idle stream and lets the
+// server notice a vanished browser.
+const jobEventsHeartbeat = 15 * time.Second
+
+// jobEventsJobPoll is how often the job's own state is re-read.
+const jobEventsJobPoll = time.Second
+
+// jobEventsBuffer is how many updates may wait for a slow browser before
+// the broker drops it (it reconnects and gets a fresh snapshot).
+const jobEventsBuffer = 256
+
+// progressJSON is one move's state as live.js reads it.
+type progressJSON struct {
+	MoveID     int64   `json:"move_id"`
+	JobID      int64   `json:"job_id"`
+	UID        string  `json:"uid"`
+	State      string  `json:"state"`
+	Phase      string  `json:"phase"`
+	Folder     string  `json:"folder"`
+	MsgsDone   int64   `json:"msgs_done"`
+	MsgsTotal  int64   `json:"msgs_total"`
+	BytesDone  int64   `json:"bytes_done"`
+	BytesTotal int64   `json:"bytes_total"`
+	Skipped    int     `json:"skipped"`
+	Error      string  `json:"error"`
+	Rate       float64 `json:"rate"`
+	ETASeconds float64 `json:"eta_seconds"`
+}
+
+func toProgressJSON(p migrate.Progress) progressJSON {
+	return progressJSON{MoveID: p.MoveID, JobID: p.JobID, UID: p.UID, State: p.State, Phase: p.Phase,
+		Folder: p.Folder, MsgsDone: p.MsgsDone, MsgsTotal: p.MsgsTotal, BytesDone: p.BytesDone,
+		BytesTotal: p.BytesTotal, Skipped: p.Skipped, Error: p.Error, Rate: p.Rate,
+		ETASeconds: p.ETA.Seconds()}
+}
+
+// jobEvents streams a job's move progress as server-sent events: a
+// "snapshot" of every move first, then a "move" per update and a "job"
+// when the job's state changes. Every connection starts with a fresh
+// snapshot, so a reconnecting browser misses nothing.
+func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "job")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	job, err := s.DB.Job(r.Context(), id)
+	if errors.Is(err, db.ErrNotFound) {
+		http.Error(w, "no such job", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		s.logger().Error("job events: load job", "job", id, "err", err)
+		http.Error(w, "the server could not load the job", http.StatusInternalServerError)
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok || s.Broker == nil {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	snapshot, updates, cancel, err := s.Broker.Subscribe(r.Context(), id, jobEventsBuffer)
+	if err != nil {
+		s.logger().Error("job events: subscribe", "job", id, "err", err)
+		http.Error(w, "the server could not load the job", http.StatusInternalServerError)
+		return
+	}
+	defer cancel()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	// From here on only events are written; errors end the stream.
+
+	states := make(map[int64]string, len(snapshot))
+	all := make([]progressJSON, 0, len(snapshot))
+	for _, p := range snapshot {
+		states[p.MoveID] = p.State
+		all = append(all, toProgressJSON(p))
+	}
+	if writeEvent(w, "snapshot", all) != nil || writeEvent(w, "job", jobStateJSON{job.State}) != nil {
+		return
+	}
+	flusher.Flush()
+	jobState := job.State
+
+	// sendJobState re-reads the job and sends its state if it changed. The
+	// runner finishes a job after publishing its last move, and cancelling
+	// or retrying changes it without a move event, so it is also polled.
+	sendJobState := func() error {
+		j, err := s.DB.Job(r.Context(), id)
+		if err != nil {
+			if r.Context().Err() == nil {
+				s.logger().Warn("job events: reload job", "job", id, "err", err)
+			}
+			return err
+		}
+		if j.State == jobState {
+			return nil
+		}
+		jobState = j.State
+		return writeEvent(w, "job", jobStateJSON{j.State})
+	}
+	heartbeat := time.NewTicker(jobEventsHeartbeat)
+	defer heartbeat.Stop()
+	jobPoll := time.NewTicker(jobEventsJobPoll)
+	defer jobPoll.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-heartbeat.C:
+			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil {
+				return
+			}
+		case <-jobPoll.C:
+			if err := sendJobState(); err != nil {
+				return
+			}
+		case p, ok := <-updates:
+			if !ok {
+				// Dropped for being slow: end the stream so the browser
+				// reconnects and starts over from a snapshot.
+				return
+			}
+			if writeEvent(w, "move", toProgressJSON(p)) != nil {
+				return
+			}
+			// A move's state change may change the job's (started,
+			// finished); re-read it then, not on every byte count.
+			if states[p.MoveID] != p.State {
+				states[p.MoveID] = p.State
+				if err := sendJobState(); err != nil {
+					return
+				}
+			}
+		}
+		flusher.Flush()
+	}
+}
+
+type jobStateJSON struct {
+	State string `json:"state"`
+}
+
+// writeEvent writes one named event with a JSON payload. JSON has no raw
+// newlines, so one data line suffices.
+func writeEvent(w io.Writer, name string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", name, err)
+	}
+	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, data)
+	return err
+}

@@ -1,0 +1,66 @@
+package handlers
+
+import (
+	"maps"
+	"net/http"
+	"slices"
+
+	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/web"
+)
+
+// jobStates are the jobs list's filters, in the order shown.
+var jobStates = []string{db.JobQueued, db.JobRunning, db.JobDone, db.JobCancelled}
+
+// moveStates orders mailbox counts the same way on every page.
+var moveStates = []string{db.MoveQueued, db.MoveRunning, db.MoveDone, db.MoveAlreadyThere,
+	db.MoveFailed, db.MoveAbandoned, db.MoveCancelled}
+
+// jobsList shows every job, or those in one state, newest first.
+func (s *Server) jobsList(w http.ResponseWriter, r *http.Request) {
+	state := r.URL.Query().Get("state")
+	if state != "" && !slices.Contains(jobStates, state) {
+		s.renderError(w, r, invalidf("There is no job state %q; use queued, running, done or cancelled.", state))
+		return
+	}
+	all, err := s.DB.Jobs(r.Context(), "")
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	counts, err := s.DB.MoveStateCounts(r.Context())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	perState := map[string]int{}
+	var v web.JobsList
+	for _, j := range all {
+		perState[j.State]++
+		if state == "" || j.State == state {
+			v.Jobs = append(v.Jobs, web.JobSummary{Job: j, Outcomes: orderedCounts(counts[j.ID])})
+		}
+	}
+	v.Filters = append(v.Filters, web.JobFilter{Label: "all", Count: len(all), Active: state == ""})
+	for _, st := range jobStates {
+		v.Filters = append(v.Filters, web.JobFilter{State: st, Label: st, Count: perState[st], Active: state == st})
+	}
+	s.render(w, r, http.StatusOK, web.JobsListPage(s.page(r, "Jobs", "jobs"), v))
+}
+
+// orderedCounts lists the non-zero counts in moveStates order, then any
+// state this version does not know, so that none is hidden.
+func orderedCounts(m map[string]int) []web.StateCount {
+	var out []web.StateCount
+	for _, st := range moveStates {
+		if m[st] > 0 {
+			out = append(out, web.StateCount{State: st, Count: m[st]})
+		}
+	}
+	for _, st := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(moveStates, st) && m[st] > 0 {
+			out = append(out, web.StateCount{State: st, Count: m[st]})
+		}
+	}
+	return out
+}

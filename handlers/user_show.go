@@ -1,0 +1,48 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/web"
+)
+
+// userPage answers helpdesk's question "where is the mailbox now?" and
+// lists the user's moves (GET /users/{uid}). A user gone from the directory
+// still has a history; a uid known to neither is a 404.
+func (s *Server) userPage(w http.ResponseWriter, r *http.Request) {
+	uid := chi.URLParam(r, "uid")
+	v := web.UserStatus{UID: uid}
+	u, err := s.Dir.Lookup(r.Context(), uid)
+	switch {
+	case err == nil:
+		v.InDirectory = true
+		// The directory's spelling, since moves are stored under it.
+		v.UID, v.Name, v.Mail, v.Home = u.UID, u.Name, u.Mail, s.pagesHome(u.Home)
+	case errors.Is(err, migrate.ErrNotFound):
+	default:
+		// The history is in our own database and still worth showing.
+		s.logger().Error("look up user", "uid", uid, "err", err)
+		v.DirectoryFailed = true
+	}
+	moves, err := s.DB.UserMoves(r.Context(), v.UID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if !v.InDirectory && !v.DirectoryFailed && len(moves) == 0 {
+		s.renderError(w, r, db.ErrNotFound)
+		return
+	}
+	for _, m := range moves {
+		row := pagesMoveRow(m)
+		if m.Unfinished() && v.Current == nil {
+			v.Current = &row
+		}
+		v.Moves = append(v.Moves, row)
+	}
+	s.render(w, r, http.StatusOK, web.UserPage(s.page(r, "User "+v.UID, "users"), v))
+}

@@ -1,0 +1,58 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/web"
+)
+
+// usersSearchLimit is the most users one search shows: helpdesk looks for
+// one person, not a list.
+const usersSearchLimit = 50
+
+// usersPage searches the directory by name, uid or mail (GET /users?q=).
+func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
+	v := web.UserSearch{Query: strings.TrimSpace(r.URL.Query().Get("q")), Limit: usersSearchLimit}
+	if v.Query != "" {
+		users, err := s.Dir.Search(r.Context(), migrate.UserQuery{Text: v.Query, Limit: usersSearchLimit})
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		v.Searched = true
+		for _, u := range users {
+			v.Results = append(v.Results, web.UserSearchRow{
+				UID: u.UID, Name: u.Name, Mail: u.Mail,
+				Link: "/users/" + url.PathEscape(u.UID),
+				Home: s.pagesHome(u.Home),
+			})
+		}
+	}
+	s.render(w, r, http.StatusOK, web.UsersPage(s.page(r, "Users", "users"), v))
+}
+
+// pagesHome names the registered server a home attribute value points to.
+func (s *Server) pagesHome(home string) web.UserHome {
+	h := web.UserHome{Value: home}
+	if srv, ok := s.Config.ServerByHome(home); ok && home != "" {
+		h.Server = srv.Name
+	}
+	return h
+}
+
+// pagesMoveRow is the view of one move on the user page.
+func pagesMoveRow(m db.Move) web.UserMoveRow {
+	return web.UserMoveRow{
+		MoveID: m.ID, JobID: m.JobID,
+		Created: m.CreatedAt, Finished: m.FinishedAt,
+		From: m.Source, To: m.Target,
+		State: m.State, Phase: m.Phase, Folder: m.CurrentFolder,
+		MsgsDone: m.MsgsDone, MsgsTotal: m.MsgsTotal,
+		BytesDone: m.BytesDone, BytesTotal: m.BytesTotal,
+		Skipped: m.Skipped, Error: m.Error, Attempt: m.Attempt,
+	}
+}

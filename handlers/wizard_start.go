@@ -1,0 +1,58 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/movewizard/movewizard/db"
+)
+
+// wizardStart creates the job from the wizard's choices (CreateJob also
+// writes the audit row), wakes the runner and shows the job. A user with
+// an unfinished move makes CreateJob refuse the whole job: 409 naming the
+// user and the job.
+func (s *Server) wizardStart(w http.ResponseWriter, r *http.Request) {
+	st, err := s.loadWizard(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if len(st.Users) == 0 || st.Target == "" {
+		s.renderError(w, r, invalidf("The wizard is not complete: choose users and a target server first."))
+		return
+	}
+	dst, ok := s.Config.Server(st.Target)
+	if o := s.targetOption(st, dst); !ok || !o.Eligible {
+		s.renderError(w, r, invalidf("The target server %s no longer suits the selection; choose the target again.", st.Target))
+		return
+	}
+	job := db.Job{CreatedBy: actor(r), Target: st.Target, Policy: st.Policy, Parallel: st.Parallel,
+		KeepSource: st.KeepSource, StartAt: st.StartAt, CancelAfterHours: st.CancelAfterHours}
+	if st.Policy == db.PolicySkip {
+		job.MaxBad = st.MaxBad
+	}
+	if job.Parallel < 1 {
+		job.Parallel = wizardDefaultPar
+	}
+	job, err = s.DB.CreateJob(r.Context(), job, st.UIDs())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.Runner.Wake()
+	if err := s.clearWizard(r); err != nil {
+		// The job exists; a stale wizard is only an inconvenience.
+		s.logger().Error("clear wizard after start", "job", job.ID, "err", err)
+	}
+	s.logger().Info("job started from wizard", "job", job.ID, "user", actor(r), "mailboxes", len(st.Users))
+	http.Redirect(w, r, "/jobs/"+strconv.FormatInt(job.ID, 10), http.StatusSeeOther)
+}
+
+// wizardReset forgets the wizard's choices.
+func (s *Server) wizardReset(w http.ResponseWriter, r *http.Request) {
+	if err := s.clearWizard(r); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	redirectFlash(w, r, "/wizard/users", "Started over.")
+}

@@ -1,0 +1,68 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/web"
+)
+
+// wizardSummary is step 5: the choices and the preflight table, filled by
+// wizard.js from the preflight stream, or checked right here with
+// ?preflight=now (for browsers without scripts).
+func (s *Server) wizardSummary(w http.ResponseWriter, r *http.Request) {
+	st, err := s.loadWizard(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if !wizardGuard(w, r, st, 5) {
+		return
+	}
+	dst, ok := s.Config.Server(st.Target)
+	o := s.targetOption(st, dst)
+	if !ok || !o.Eligible {
+		redirectFlash(w, r, "/wizard/target", "The target no longer suits the selection; choose again.")
+		return
+	}
+	v := web.WizardSummary{Users: len(st.Users), Target: st.Target, Parallel: st.Parallel,
+		Policy: "abandon the mailbox at the first item that cannot be read", Source: "removed after verification",
+		Start: "now", CancelAfter: "never"}
+	if st.Policy == db.PolicySkip {
+		v.Policy = fmt.Sprintf("skip items that cannot be read, at most %d per mailbox", st.MaxBad)
+	}
+	if st.KeepSource {
+		v.Source = "kept on the source server"
+	}
+	if !st.StartAt.IsZero() {
+		v.Start = st.StartAt.In(time.Local).Format("2006-01-02 15:04 MST")
+	}
+	if st.CancelAfterHours > 0 {
+		v.CancelAfter = fmt.Sprintf("after %d hours", st.CancelAfterHours)
+	}
+	if o.Skipped > 0 {
+		v.Notes = append(v.Notes, fmt.Sprintf("%d of %d selected users will be skipped: %s.", o.Skipped, len(st.Users), o.SkipReason))
+	}
+	p := s.page(r, "New move: summary", "wizard")
+	if r.URL.Query().Get("preflight") == "now" {
+		v.Rows = make([]web.PreflightRow, len(st.Users))
+		err := s.preflightAll(r.Context(), st, func(i int, row web.PreflightRow) bool {
+			v.Rows[i] = row
+			return true
+		})
+		if err != nil {
+			s.renderError(w, r, fmt.Errorf("preflight: %w", err))
+			return
+		}
+		v.Checked = true
+	} else {
+		for _, u := range st.Users {
+			v.Rows = append(v.Rows, web.PreflightRow{UID: u.UID, Name: u.Name, Source: u.Source})
+		}
+		v.EventsURL = "/wizard/preflight/events"
+		p.Scripts = append(p.Scripts, s.Assets.URL("wizard.js"))
+	}
+	s.render(w, r, http.StatusOK, web.WizardSummaryPage(p, v))
+}

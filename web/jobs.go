@@ -1,0 +1,180 @@
+package web
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/movewizard/movewizard/db"
+)
+
+// JobsList is the jobs list page's model.
+type JobsList struct {
+	Filters []JobFilter
+	Jobs    []JobSummary
+}
+
+// JobFilter is one state filter link with the number of jobs in it.
+type JobFilter struct {
+	State  string // "" means all
+	Label  string
+	Count  int
+	Active bool
+}
+
+// Href is the filter's link.
+func (f JobFilter) Href() string {
+	if f.State == "" {
+		return "/jobs"
+	}
+	return "/jobs?state=" + f.State
+}
+
+// JobSummary is one job with how many of its mailboxes are in each state.
+type JobSummary struct {
+	db.Job
+	Outcomes []StateCount
+}
+
+// StateCount is how many mailboxes are in one state.
+type StateCount struct {
+	State string
+	Count int
+}
+
+// JobView is the job page's model.
+type JobView struct {
+	Job    db.Job
+	Totals JobTotals
+	Moves  []MoveRow
+	// CanAct shows the cancel and retry buttons (admins only).
+	CanAct bool
+}
+
+// Unfinished reports whether the job may still be cancelled.
+func (v JobView) Unfinished() bool {
+	return v.Job.State == db.JobQueued || v.Job.State == db.JobRunning
+}
+
+// JobTotals sums a job's moves.
+type JobTotals struct {
+	Mailboxes             int
+	ByState               []StateCount
+	MsgsDone, MsgsTotal   int64
+	BytesDone, BytesTotal int64
+	Skipped               int
+}
+
+// MoveRow is one mailbox's row: its stored state plus the broker's rate.
+type MoveRow struct {
+	db.Move
+	Rate float64 // bytes per second; 0 when unknown
+	ETA  time.Duration
+}
+
+// MoveView is the mailbox (move) page's model.
+type MoveView struct {
+	Job     db.Job
+	Move    db.Move
+	Events  []db.Event
+	Skipped []db.SkippedItem
+	CanAct  bool
+}
+
+// Move states in which the per-mailbox buttons apply; live.js shows and
+// hides them by these lists as the state changes.
+const (
+	cancelWhen = "queued running"
+	retryWhen  = "failed abandoned cancelled"
+)
+
+func jobStateIn(state, when string) bool {
+	for _, s := range strings.Fields(when) {
+		if s == state {
+			return true
+		}
+	}
+	return false
+}
+
+func jobID(id int64) string { return strconv.FormatInt(id, 10) }
+
+func jobHref(id int64) templ.SafeURL { return templ.SafeURL("/jobs/" + jobID(id)) }
+
+func moveHref(id int64) templ.SafeURL { return templ.SafeURL("/moves/" + jobID(id)) }
+
+// jobTime formats a stored time for a table; the zero time is "".
+func jobTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// jobBytes is a byte count in decimal units, like live.js's human().
+func jobBytes(n int64) string {
+	units := []string{"B", "KB", "MB", "GB", "TB"}
+	f, i := float64(n), 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[i])
+}
+
+func jobRate(rate float64) string {
+	if rate <= 0 {
+		return ""
+	}
+	return jobBytes(int64(rate)) + "/s"
+}
+
+// jobDuration is like live.js's duration(): "1h 2m 3s"; 0 is "".
+func jobDuration(d time.Duration) string {
+	s := int64(d.Round(time.Second) / time.Second)
+	if s <= 0 {
+		return ""
+	}
+	h, m, r := s/3600, s%3600/60, s%60
+	var b strings.Builder
+	if h > 0 {
+		fmt.Fprintf(&b, "%dh ", h)
+	}
+	if h > 0 || m > 0 {
+		fmt.Fprintf(&b, "%dm ", m)
+	}
+	fmt.Fprintf(&b, "%ds", r)
+	return b.String()
+}
+
+// jobBarMax and jobBarValue set a <progress> element: a finished move
+// without bytes (an empty mailbox) shows full, an unstarted one empty.
+func jobBarMax(m db.Move) string {
+	if m.BytesTotal > 0 {
+		return strconv.FormatInt(m.BytesTotal, 10)
+	}
+	return "1"
+}
+
+func jobBarValue(m db.Move) string {
+	switch {
+	case m.BytesTotal > 0:
+		return strconv.FormatInt(min(m.BytesDone, m.BytesTotal), 10)
+	case m.State == db.MoveDone:
+		return "1"
+	}
+	return "0"
+}
+
+// jobPlural is "1 mailbox", "2 mailboxes".
+func jobPlural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
