@@ -86,7 +86,7 @@ func (r *run) badItem(ctx context.Context, f *db.Folder, meta msgMeta, reason st
 		return abandonf("abandoned at the first bad item: %s", what)
 	}
 	if r.m.Skipped > r.job.MaxBad {
-		return abandonf("more than %d bad items; the last: %s", r.job.MaxBad, what)
+		return abandonf("more bad items than the %d allowed; the last: %s", r.job.MaxBad, what)
 	}
 	return nil
 }

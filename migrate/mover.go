@@ -269,7 +269,7 @@ func (r *run) finishDone(ctx context.Context) error {
 }
 
 func (r *run) finishFailed(ctx context.Context, cause error) (db.Move, error) {
-	r.m.State, r.m.Error, r.m.FinishedAt = db.MoveFailed, cause.Error(), r.mv.now()
+	r.m.State, r.m.Error, r.m.FinishedAt, r.m.CurrentFolder = db.MoveFailed, cause.Error(), r.mv.now(), ""
 	r.log.Error("move failed", "phase", r.m.Phase, "err", cause)
 	if err := r.save(ctx); err != nil {
 		return r.m, err
@@ -297,7 +297,7 @@ func (r *run) finishAbandoned(ctx context.Context, state, reason string) (db.Mov
 		}
 		return r.finishFailed(ctx, fmt.Errorf("%s (%s), but removing the partial copy from the target failed: %w", state, reason, err))
 	}
-	r.m.State, r.m.FinishedAt = state, r.mv.now()
+	r.m.State, r.m.FinishedAt, r.m.CurrentFolder = state, r.mv.now(), ""
 	r.m.MsgsDone, r.m.BytesDone = 0, 0
 	r.log.Warn("move ended", "state", state, "reason", reason)
 	if err := r.save(ctx); err != nil {

@@ -53,15 +53,52 @@
       actions[i].hidden = when.indexOf(p.state) < 0;
     }
   }
+  // Totals are summed from the latest state of every row.
+  var latest = {};
+  function totals() {
+    var t = { msgs: 0, msgsTotal: 0, bytes: 0, bytesTotal: 0, skipped: 0, states: {} }, n = 0;
+    Object.keys(latest).forEach(function (id) {
+      var p = latest[id];
+      t.msgs += p.msgs_done; t.msgsTotal += p.msgs_total;
+      t.bytes += p.bytes_done; t.bytesTotal += p.bytes_total;
+      t.skipped += p.skipped; t.states[p.state] = (t.states[p.state] || 0) + 1; n++;
+    });
+    if (!n) return;
+    var set = function (id, v) { var el = document.querySelector("[data-testid=" + id + "]"); if (el) el.textContent = v; };
+    set("total-msgs", t.msgs + " of " + t.msgsTotal);
+    set("total-bytes", human(t.bytes) + " of " + human(t.bytesTotal));
+    set("total-skipped", String(t.skipped));
+    var states = document.querySelector("[data-testid=total-states]");
+    if (states) {
+      while (states.firstChild) states.removeChild(states.firstChild);
+      Object.keys(t.states).sort().forEach(function (s) {
+        var pill = document.createElement("span");
+        pill.className = "pill";
+        pill.textContent = s + " " + t.states[s];
+        states.appendChild(pill);
+        states.appendChild(document.createTextNode(" "));
+      });
+    }
+  }
   var es = new EventSource(url);
   es.addEventListener("snapshot", function (e) {
-    JSON.parse(e.data).forEach(apply);
+    JSON.parse(e.data).forEach(function (p) { latest[p.move_id] = p; apply(p); });
+    totals();
     if (status) status.textContent = "live";
   });
-  es.addEventListener("move", function (e) { apply(JSON.parse(e.data)); });
+  es.addEventListener("move", function (e) {
+    var p = JSON.parse(e.data);
+    latest[p.move_id] = p;
+    apply(p);
+    totals();
+  });
   es.addEventListener("job", function (e) {
     var j = JSON.parse(e.data), el = document.querySelector("[data-testid=job-state]");
-    if (el) el.textContent = j.state;
+    if (el) { el.textContent = j.state; el.className = "state state-" + j.state; }
+    var acts = document.querySelectorAll("[data-job-when]");
+    for (var i = 0; i < acts.length; i++) {
+      acts[i].hidden = acts[i].getAttribute("data-job-when").split(" ").indexOf(j.state) < 0;
+    }
   });
   es.onerror = function () { if (status) status.textContent = "reconnecting…"; };
 })();
