@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,10 +16,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/handlers"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/imapmem"
-	"github.com/movewizard/movewizard/static"
 )
 
 // demoPeople are the demo mailboxes on east; the ones with unreadable
@@ -163,23 +160,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer store.Close()
-	broker := migrate.NewBroker(func(ctx context.Context, jobID int64) ([]db.Move, error) {
-		if jobID == 0 {
-			return store.UnfinishedMoves(ctx)
-		}
-		return store.Moves(ctx, jobID)
-	}, nil)
-	mover := &migrate.Mover{Config: demo.cfg, Dir: demo.dir, DB: store, Log: log, Progress: broker.Publish,
-		Patience: demo.cfg.RetryPatience}
-	rn := &migrate.Runner{Mover: mover, DB: store, Log: log}
-	ui := &handlers.Server{Config: demo.cfg, DB: store, Dir: demo.dir, Auth: demo.auth, Runner: rn, Broker: broker,
-		Log: log, Assets: static.New()}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("listen on %s: %w (try -listen 127.0.0.1:0)", *listen, err)}
 	}
-	srv := &http.Server{Handler: ui.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
 	fmt.Fprintf(stdout, "Move Mailbox Wizard demo: http://%s/\n", ln.Addr())
 	fmt.Fprintf(stdout, "  admin login:    alice / alice-demo\n")
 	fmt.Fprintf(stdout, "  helpdesk login: hank / hank-demo\n")
@@ -187,14 +171,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		demo.cfg.Servers[0].Address, demo.cfg.Servers[1].Address, demo.cfg.Servers[2].Address)
 	fmt.Fprintf(stdout, "  dave and frank have unreadable items; olduser lives on an unregistered server\n")
 	fmt.Fprintf(stdout, "  database:       %s\n", *dbPath)
-	err = rn.Run(ctx)
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(shutdownCtx)
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
+	svc := service{cfg: demo.cfg, store: store, dir: demo.dir, auth: demo.auth, log: log}
+	return svc.run(ctx, ln, false)
 }
 
 // seedDemoMailbox fills one user's mailbox on the source with a realistic

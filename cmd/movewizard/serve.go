@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"time"
+	"os"
 
-	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/handlers"
 	"github.com/movewizard/movewizard/migrate"
-	"github.com/movewizard/movewizard/static"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,44 +36,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer env.Close()
-	broker := migrate.NewBroker(env.loadMoves, nil)
-	mover := env.mover()
-	mover.Progress = broker.Publish
-	rn := &migrate.Runner{Mover: mover, DB: env.db, Log: env.log}
-
 	ln, err := net.Listen("tcp", env.cfg.Listen)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("listen on %s: %w", env.cfg.Listen, err)}
 	}
 	ldapDir := migrate.NewLDAP(env.cfg.Directory)
-	web := &handlers.Server{Config: env.cfg, DB: env.db, Dir: ldapDir, Auth: ldapDir, Runner: rn, Broker: broker,
-		Log: env.log, Assets: static.New(), SecureCookies: env.cfg.TLSCert != ""}
-	srv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	tls := env.cfg.TLSCert != ""
 	scheme := "http"
-	if env.cfg.TLSCert != "" {
+	if tls {
 		scheme = "https"
-		go srv.ServeTLS(ln, env.cfg.TLSCert, env.cfg.TLSKey)
-	} else {
-		go srv.Serve(ln)
 	}
 	fmt.Fprintf(stdout, "movewizard serving on %s://%s (health: /healthz)\n", scheme, ln.Addr())
-
-	err = rn.Run(ctx) // returns once running moves reached a checkpoint
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(shutdownCtx)
-	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stdout, "movewizard stopped; unfinished moves resume at the next start")
-		return nil
+	svc := service{cfg: env.cfg, store: env.db, dir: ldapDir, auth: ldapDir, log: env.log,
+		crash: crashHook(os.Getenv("MOVEWIZARD_CRASH"))}
+	if err := svc.run(ctx, ln, tls); err != nil {
+		return err
 	}
-	return err
-}
-
-// loadMoves gives the broker the stored moves of a job (or of every
-// unfinished job), for snapshots of moves it has not seen yet.
-func (e *env) loadMoves(ctx context.Context, jobID int64) ([]db.Move, error) {
-	if jobID == 0 {
-		return e.db.UnfinishedMoves(ctx)
-	}
-	return e.db.Moves(ctx, jobID)
+	fmt.Fprintln(stdout, "movewizard stopped; unfinished moves resume at the next start")
+	return nil
 }
