@@ -60,7 +60,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	d := &DB{sql: sdb, Now: time.Now}
-	if err := d.migrate(ctx); err != nil {
+	err = d.migrate(ctx)
+	// Switching a brand-new file to WAL fails at once with SQLITE_BUSY when
+	// another connection does the same (busy_timeout does not apply to
+	// that), so several processes opening a new database retry briefly.
+	for i := 0; i < 100 && isBusy(err) && ctx.Err() == nil; i++ {
+		time.Sleep(10 * time.Millisecond)
+		err = d.migrate(ctx)
+	}
+	if err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
@@ -147,4 +155,14 @@ func boolInt(b bool) int {
 // placeholders returns "?,?,?" for n values.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// isBusy reports SQLITE_BUSY (5) or SQLITE_LOCKED (6) from the driver.
+func isBusy(err error) bool {
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	code := coded.Code() & 0xff // extended codes keep the primary in the low byte
+	return code == 5 || code == 6
 }
