@@ -23,7 +23,6 @@ read -r MSGS BYTES < <("$BENCH/verify.py" totals --manifest "$DIR/src-manifest.j
 /usr/bin/time -f "%M" -o "$DIR/doveadm.rss" "$BENCH/baseline-doveadm.sh" "$P" | tee "$DIR/doveadm.txt"
 
 # movewizard: same servers, dst reset, keep the source so the run can repeat.
-"$BENCH/servers.sh" reset-dst "$DIR" >/dev/null
 go build -o "$DIR/movewizard" "$ROOT/cmd/movewizard"
 cat >"$DIR/mw.toml" <<TOML
 database = "$DIR/mw.db"
@@ -47,21 +46,38 @@ login = "master-user"
 admin_user = "admin"
 admin_password = "adminpw"
 TOML
-rm -f "$DIR/mw.db"*
-USERS=$(seq -f 'user%03g' 1 "$N" | paste -sd,)
-sync
-t0=$(date +%s.%N)
-/usr/bin/time -f '%M' -o "$DIR/mw.rss" "$DIR/movewizard" move -config "$DIR/mw.toml" -target dst \
-  -users "$USERS" -parallel "$P" -keep-source >"$DIR/mw.log"
-sync
-t1=$(date +%s.%N)
-verdict=PASS
-"$BENCH/verify.py" check --manifest "$DIR/src-manifest.json" --server dst --users "$N" >"$DIR/mw-verify.txt" 2>&1 || verdict=FAIL
-python3 - "$t0" "$t1" "$MSGS" "$BYTES" "$(cat "$DIR/mw.rss")" "$verdict" "$P" "$N" <<'PY'
+# mw_run TAG: reset dst, move every user, verify, print a RESULT line.
+mw_run() {
+  local tag=$1
+  "$BENCH/servers.sh" reset-dst "$DIR" >/dev/null
+  if [ "$tag" = fsync-never ]; then
+    # doveadm writes with mail_fsync=never (baseline-doveadm.sh); give the
+    # target IMAP server the same setting for a like-for-like number.
+    echo "mail_fsync = never" >>"$DIR/dst/dovecot.conf"
+    kill -HUP "$(cat "$DIR/dst/run/master.pid")"; sleep 1
+  fi
+  rm -f "$DIR/mw.db"*
+  # Home everyone on src again (a previous run moved them).
+  for i in $(seq 1 "$N"); do
+    printf 'dn: uid=user%03d,ou=people,dc=example,dc=org\nchangetype: modify\nreplace: mailHost\nmailHost: src.example.org\n\n' "$i"
+  done | ldapmodify -x -H ldap://127.0.0.1:3389 -D cn=admin,dc=example,dc=org -w adminpw >/dev/null
+  USERS=$(seq -f 'user%03g' 1 "$N" | paste -sd,)
+  sync
+  t0=$(date +%s.%N)
+  /usr/bin/time -f '%M' -o "$DIR/mw.rss" "$DIR/movewizard" move -config "$DIR/mw.toml" -target dst \
+    -users "$USERS" -parallel "$P" -keep-source >"$DIR/mw-$tag.log"
+  sync
+  t1=$(date +%s.%N)
+  verdict=PASS
+  "$BENCH/verify.py" check --manifest "$DIR/src-manifest.json" --server dst --users "$N" >"$DIR/mw-verify-$tag.txt" 2>&1 || verdict=FAIL
+  python3 - "$t0" "$t1" "$MSGS" "$BYTES" "$(cat "$DIR/mw.rss")" "$verdict" "$P" "$N" "$tag" <<'PY'
 import sys
-t0, t1, msgs, nbytes, rss, verdict, p, n = sys.argv[1:]
+t0, t1, msgs, nbytes, rss, verdict, p, n, tag = sys.argv[1:]
 wall = float(t1) - float(t0); mb = int(nbytes) / 1e6
-print("RESULT tool=movewizard P=%s users=%s msgs=%s MB=%.1f wall=%.1fs msgs/s=%.1f MB/s=%.2f peakRSS=%.0fMB verify=%s"
-      % (p, n, msgs, mb, wall, int(msgs) / wall, mb / wall, int(rss) / 1024, verdict))
+print("RESULT tool=movewizard(%s) P=%s users=%s msgs=%s MB=%.1f wall=%.1fs msgs/s=%.1f MB/s=%.2f peakRSS=%.0fMB verify=%s"
+      % (tag, p, n, msgs, mb, wall, int(msgs) / wall, mb / wall, int(rss) / 1024, verdict))
 PY
+}
+mw_run dst-default-fsync
+mw_run fsync-never
 echo "$(grep RESULT "$DIR/doveadm.txt") peakRSS(largest process)=$(( $(cat "$DIR/doveadm.rss") / 1024 ))MB"

@@ -185,6 +185,8 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"mode", `mode = "native"`, `mode = "bogus"`, []string{`mode: "bogus"`}},
 		{"max_parallel zero", `max_parallel = 30`, `max_parallel = 0`, []string{"max_parallel: 0 "}},
 		{"max_parallel too big", `max_parallel = 30`, `max_parallel = 1001`, []string{"max_parallel: 1001 "}},
+		{"retry_patience not a duration", `max_parallel = 30`, "max_parallel = 30\nretry_patience = \"soon\"", []string{`retry_patience: "soon"`}},
+		{"retry_patience too short", `max_parallel = 30`, "max_parallel = 30\nretry_patience = \"10ms\"", []string{`retry_patience: "10ms"`}},
 		{"listen not host:port", `listen = "127.0.0.1:8080"`, `listen = "localhost"`, []string{`listen: "localhost"`}},
 		{"listen port", `listen = "127.0.0.1:8080"`, `listen = ":http"`, []string{`listen: ":http"`, `"http"`}},
 		{"tls_cert without key", `listen = "127.0.0.1:8080"`, "listen = \"127.0.0.1:8080\"\ntls_cert = \"c.pem\"", []string{"tls_key: required"}},

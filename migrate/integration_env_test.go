@@ -1,0 +1,429 @@
+package migrate_test
+
+// Integration tests: whole moves between two real Dovecot instances with a
+// real OpenLDAP directory. The oracle is a manifest taken over IMAP: per
+// folder, the multiset of (SHA-256 of the raw message, flags, INTERNALDATE).
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/testserver"
+)
+
+const (
+	itSrcHome = "src.example.org"
+	itDstHome = "dst.example.org"
+)
+
+// itEnv is a source and a target Dovecot, a slapd and a job store.
+type itEnv struct {
+	src, dst *testserver.Dovecot
+	ldap     *testserver.Slapd
+	cfg      *migrate.Config
+	db       *db.DB
+}
+
+// itSetup says what itNewEnv starts.
+type itSetup struct {
+	src, dst testserver.DovecotOptions
+	users    []string
+	homes    map[string]string // uid -> mailHost; default itSrcHome
+}
+
+func itNewEnv(t *testing.T, s itSetup) *itEnv {
+	t.Helper()
+	pw := map[string]string{}
+	var ldapUsers []testserver.SlapdUser
+	for _, u := range s.users {
+		pw[u] = "pw-" + u
+		home := s.homes[u]
+		if home == "" {
+			home = itSrcHome
+		}
+		ldapUsers = append(ldapUsers, testserver.SlapdUser{UID: u, Mail: u + "@example.org", Home: home, Password: "pw-" + u})
+	}
+	s.src.Users, s.dst.Users = pw, pw
+	e := &itEnv{
+		src:  testserver.StartDovecot(t, s.src),
+		dst:  testserver.StartDovecot(t, s.dst),
+		ldap: testserver.StartSlapd(t, testserver.SlapdOptions{Users: ldapUsers}),
+	}
+	e.cfg = &migrate.Config{
+		Database: filepath.Join(t.TempDir(), "mw.db"), Mode: migrate.ModeNative, MaxParallel: 30,
+		Directory: migrate.DirectoryConfig{URL: e.ldap.URL, BindDN: e.ldap.AdminDN, BindPassword: e.ldap.AdminPassword,
+			BaseDN: e.ldap.PeopleDN, UserFilter: "(objectClass=inetOrgPerson)", HomeAttribute: "mailHost"},
+		Servers: []migrate.ServerConfig{
+			{Name: "src", Address: e.src.Addr, TLS: migrate.TLSNone, Home: itSrcHome, Login: migrate.LoginMasterUser,
+				AdminUser: e.src.MasterUser, AdminPassword: e.src.MasterPassword},
+			{Name: "dst", Address: e.dst.Addr, TLS: migrate.TLSNone, Home: itDstHome, Login: migrate.LoginSASLPlain,
+				AdminUser: e.dst.MasterUser, AdminPassword: e.dst.MasterPassword},
+		},
+	}
+	var err error
+	if e.db, err = db.Open(context.Background(), e.cfg.Database); err != nil {
+		t.Fatalf("db.Open() = %v", err)
+	}
+	t.Cleanup(func() {
+		if err := e.db.Close(); err != nil {
+			t.Errorf("db.Close() = %v", err)
+		}
+	})
+	return e
+}
+
+func (e *itEnv) mover(progress func(db.Move)) *migrate.Mover {
+	return &migrate.Mover{Config: e.cfg, Dir: migrate.NewLDAP(e.cfg.Directory), DB: e.db,
+		Patience: 10 * time.Second, Progress: progress,
+		// Warnings (retries, abandons) help to read a failure; the rest is noise.
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+}
+
+// createJob records a job moving users to dst.
+func (e *itEnv) createJob(t *testing.T, job db.Job, users ...string) db.Job {
+	t.Helper()
+	job.Target, job.CreatedBy = "dst", "integration-test"
+	if job.Policy == "" {
+		job.Policy = db.PolicyAbandon
+	}
+	if job.Parallel == 0 {
+		job.Parallel = 2
+	}
+	j, err := e.db.CreateJob(context.Background(), job, users)
+	if err != nil {
+		t.Fatalf("CreateJob() = %v", err)
+	}
+	return j
+}
+
+// runJob runs a job to the end and returns its moves by uid.
+func (e *itEnv) runJob(t *testing.T, jobID int64) map[string]db.Move {
+	t.Helper()
+	rn := &migrate.Runner{Mover: e.mover(nil), DB: e.db}
+	moves, err := rn.RunJob(context.Background(), jobID)
+	if err != nil {
+		t.Fatalf("RunJob() = %v", err)
+	}
+	out := map[string]db.Move{}
+	for _, m := range moves {
+		out[m.UID] = m
+	}
+	return out
+}
+
+// seed creates the corpus folders of user on d, subscribes some, and
+// APPENDs the corpus with its flags and INTERNALDATEs. It returns how many
+// messages it stored.
+func (e *itEnv) seed(t *testing.T, d *testserver.Dovecot, user string, o itCorpusOptions) int {
+	t.Helper()
+	c := itDial(t, d, user)
+	for _, f := range itFolders(o) {
+		name := itName(f.levels, d.Sep, d.Prefix)
+		if name != "INBOX" {
+			// AutoSpecial folders exist already.
+			if err := c.Create(name, nil).Wait(); err != nil && !itIsCode(err, imap.ResponseCodeAlreadyExists) {
+				t.Fatalf("Create(%q) = %v", name, err)
+			}
+		}
+		if f.subscribe {
+			if err := c.Subscribe(name).Wait(); err != nil {
+				t.Fatalf("Subscribe(%q) = %v", name, err)
+			}
+		}
+	}
+	msgs := itCorpus(user, o)
+	for _, m := range msgs {
+		name := itName(m.levels, d.Sep, d.Prefix)
+		cmd := c.Append(name, int64(len(m.body)), &imap.AppendOptions{Flags: m.flags, Time: m.date})
+		if _, err := cmd.Write(m.body); err != nil {
+			t.Fatalf("Append(%q).Write() = %v", name, err)
+		}
+		if err := cmd.Close(); err != nil {
+			t.Fatalf("Append(%q).Close() = %v", name, err)
+		}
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatalf("Append(%q) = %v", name, err)
+		}
+	}
+	return len(msgs)
+}
+
+// itDial logs in to d as user through the master user.
+func itDial(t *testing.T, d *testserver.Dovecot, user string) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(d.Addr, nil)
+	if err != nil {
+		t.Fatalf("DialInsecure(%s) = %v", d.Addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(d.MasterLogin(user), d.MasterPassword).Wait(); err != nil {
+		t.Fatalf("Login(%q) = %v\n%s", d.MasterLogin(user), err, d.Log())
+	}
+	return c
+}
+
+func itIsCode(err error, code imap.ResponseCode) bool {
+	var ie *imap.Error
+	return errors.As(err, &ie) && ie.Code == code
+}
+
+// itSnapshot is what a user's mailbox looks like on one server.
+type itSnapshot struct {
+	manifest   map[string][]string // selectable folder -> sorted "sha256|flags|date"
+	attrs      map[string][]imap.MailboxAttr
+	subscribed map[string]bool // LIST (SUBSCRIBED): also subscriptions of folders that do not exist
+}
+
+func (s itSnapshot) total() int {
+	n := 0
+	for _, m := range s.manifest {
+		n += len(m)
+	}
+	return n
+}
+
+func (s itSnapshot) names() []string {
+	var out []string
+	for n := range s.manifest {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// itSnap takes the snapshot of user on d.
+func itSnap(t *testing.T, d *testserver.Dovecot, user string) itSnapshot {
+	t.Helper()
+	c := itDial(t, d, user)
+	defer c.Close()
+	s := itSnapshot{manifest: map[string][]string{}, attrs: map[string][]imap.MailboxAttr{}, subscribed: map[string]bool{}}
+	boxes, err := c.List("", "*", &imap.ListOptions{ReturnSpecialUse: true}).Collect()
+	if err != nil {
+		t.Fatalf("List() = %v", err)
+	}
+	for _, b := range boxes {
+		if itHasAttr(b.Attrs, imap.MailboxAttrNoSelect) || itHasAttr(b.Attrs, imap.MailboxAttrNonExistent) {
+			continue
+		}
+		s.attrs[b.Mailbox] = b.Attrs
+		s.manifest[b.Mailbox] = itManifest(t, c, b.Mailbox)
+	}
+	subs, err := c.List("", "*", &imap.ListOptions{SelectSubscribed: true}).Collect()
+	if err != nil {
+		t.Fatalf("List(SUBSCRIBED) = %v", err)
+	}
+	for _, b := range subs {
+		s.subscribed[b.Mailbox] = true
+	}
+	return s
+}
+
+// itManifest reads one folder: the multiset of (SHA-256 of BODY.PEEK[],
+// flags without \Recent, INTERNALDATE in UTC), sorted.
+func itManifest(t *testing.T, c *imapclient.Client, folder string) []string {
+	t.Helper()
+	sel, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		t.Fatalf("Examine(%q) = %v", folder, err)
+	}
+	out := []string{}
+	if sel.NumMessages == 0 {
+		return out
+	}
+	fetch := c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{
+		Flags: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	})
+	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
+		var flags []string
+		var date time.Time
+		var sum []byte
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataFlags:
+				for _, f := range it.Flags {
+					if !strings.EqualFold(string(f), `\Recent`) {
+						flags = append(flags, string(f))
+					}
+				}
+			case imapclient.FetchItemDataInternalDate:
+				date = it.Time
+			case imapclient.FetchItemDataBodySection:
+				h := sha256.New()
+				if it.Literal == nil {
+					t.Fatalf("Fetch(%q): message %d has no body", folder, msg.SeqNum)
+				}
+				if _, err := io.Copy(h, it.Literal); err != nil {
+					t.Fatalf("Fetch(%q) body = %v", folder, err)
+				}
+				sum = h.Sum(nil)
+			}
+		}
+		if sum == nil || date.IsZero() {
+			t.Fatalf("Fetch(%q): message %d lacks body or date", folder, msg.SeqNum)
+		}
+		slices.Sort(flags)
+		out = append(out, fmt.Sprintf("%x|%s|%s", sum, strings.Join(flags, " "), date.UTC().Format(time.RFC3339)))
+	}
+	if err := fetch.Close(); err != nil {
+		t.Fatalf("Fetch(%q) = %v", folder, err)
+	}
+	if len(out) != int(sel.NumMessages) {
+		t.Fatalf("Fetch(%q) returned %d messages, EXAMINE said %d", folder, len(out), sel.NumMessages)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func itHasAttr(attrs []imap.MailboxAttr, want imap.MailboxAttr) bool {
+	return slices.ContainsFunc(attrs, func(a imap.MailboxAttr) bool { return strings.EqualFold(string(a), string(want)) })
+}
+
+// itMapName is the target name the design promises for a source name: the
+// same levels, joined with the target's separator under its prefix. (Source
+// Sent maps onto target Sent: same levels here.)
+func itMapName(t *testing.T, name string, from, to *testserver.Dovecot) string {
+	t.Helper()
+	if name == "INBOX" {
+		return "INBOX"
+	}
+	rest, ok := strings.CutPrefix(name, from.Prefix)
+	if !ok {
+		t.Fatalf("source folder %q is outside the prefix %q", name, from.Prefix)
+	}
+	levels := strings.Split(rest, from.Sep)
+	for _, l := range levels {
+		if strings.Contains(l, to.Sep) {
+			t.Fatalf("source level %q holds the target separator: the corpus cannot have it on Dovecot", l)
+		}
+	}
+	return itName(levels, to.Sep, to.Prefix)
+}
+
+// itSpecialNames are the folders testserver's AutoSpecial creates and
+// subscribes.
+func itSpecialNames(d *testserver.Dovecot) []string {
+	var out []string
+	for _, n := range []string{"Sent", "Drafts", "Trash", "Archive"} {
+		out = append(out, d.Prefix+n)
+	}
+	return out
+}
+
+func itEqualManifest(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d messages, want %d", what, len(got), len(want))
+		return
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("%s: message %d differs:\n got %s\nwant %s", what, i, got[i], want[i])
+			return
+		}
+	}
+}
+
+// checkTarget compares the target of user with the source snapshot taken
+// before the move: every folder's manifest, the total count, special use
+// and subscriptions.
+func (e *itEnv) checkTarget(t *testing.T, user string, before itSnapshot, dstAuto bool) {
+	t.Helper()
+	after := itSnap(t, e.dst, user)
+	if got, want := after.total(), before.total(); got != want {
+		t.Errorf("%s: target holds %d messages, want %d (source before the move)", user, got, want)
+	}
+	special := map[string]bool{}
+	if dstAuto {
+		for _, n := range itSpecialNames(e.dst) {
+			special[n] = true
+		}
+	}
+	for _, name := range before.names() {
+		tn := itMapName(t, name, e.src, e.dst)
+		got, ok := after.manifest[tn]
+		if !ok {
+			t.Errorf("%s: target lacks %q (from %q); target folders %v", user, tn, name, after.names())
+			continue
+		}
+		itEqualManifest(t, fmt.Sprintf("%s: target %q (from %q)", user, tn, name), got, before.manifest[name])
+		if want := before.subscribed[name]; after.subscribed[tn] != want && !(special[tn] && !want) {
+			t.Errorf("%s: target %q subscribed = %v, want %v like source %q", user, tn, after.subscribed[tn], want, name)
+		}
+		for _, use := range []imap.MailboxAttr{imap.MailboxAttrSent, imap.MailboxAttrDrafts, imap.MailboxAttrTrash, imap.MailboxAttrArchive} {
+			if itHasAttr(before.attrs[name], use) && !itHasAttr(after.attrs[tn], use) {
+				t.Errorf("%s: source %q is %s, target %q has attributes %v", user, name, use, tn, after.attrs[tn])
+			}
+		}
+	}
+}
+
+// checkSourceEmptied checks what phase_remove.go promises after a full
+// move with nothing skipped: every message is gone, every folder but INBOX
+// is deleted (Dovecot re-creates its auto = subscribe special folders
+// empty at the next login) and unsubscribed.
+func (e *itEnv) checkSourceEmptied(t *testing.T, user string, srcAuto bool) {
+	t.Helper()
+	after := itSnap(t, e.src, user)
+	allowed := map[string]bool{"INBOX": true}
+	if srcAuto {
+		for _, n := range itSpecialNames(e.src) {
+			allowed[n] = true
+		}
+	}
+	for _, name := range after.names() {
+		if n := len(after.manifest[name]); n != 0 {
+			t.Errorf("%s: source %q still holds %d messages", user, name, n)
+		}
+		if !allowed[name] {
+			t.Errorf("%s: source folder %q was not removed", user, name)
+		}
+	}
+	for name := range after.subscribed {
+		if !allowed[name] {
+			t.Errorf("%s: source still subscribes to removed folder %q", user, name)
+		}
+	}
+}
+
+// checkDirectory checks the user's mailHost and how many LDAP modifies its
+// entry received.
+func (e *itEnv) checkDirectory(t *testing.T, user, home string, modifies int) {
+	t.Helper()
+	dn := e.ldap.UserDN(user)
+	if got := e.ldap.Attr(t, dn, "mailHost"); !slices.Equal(got, []string{home}) {
+		t.Errorf("%s: mailHost = %v, want [%s]", user, got, home)
+	}
+	if got := e.ldap.ModifyCount(t, dn); got != modifies {
+		t.Errorf("%s: ModifyCount() = %d, want %d", user, got, modifies)
+	}
+}
+
+// checkDone checks a finished move's record: nothing skipped, and the
+// progress counters (what the job page shows) match the source.
+func (e *itEnv) checkDone(t *testing.T, m db.Move, before itSnapshot) {
+	t.Helper()
+	if want := int64(before.total()); m.MsgsDone != want || m.MsgsTotal != want {
+		t.Errorf("%s: MsgsDone/MsgsTotal = %d/%d, want %d/%d", m.UID, m.MsgsDone, m.MsgsTotal, want, want)
+	}
+	sk, err := e.db.Skipped(context.Background(), m.ID)
+	if err != nil {
+		t.Fatalf("Skipped() = %v", err)
+	}
+	if len(sk) != 0 {
+		t.Errorf("%s: skipped items = %+v, want none", m.UID, sk)
+	}
+}
