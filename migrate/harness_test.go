@@ -177,3 +177,13 @@ func bigBody(n int) []byte {
 }
 
 func errorsAs[T any](err error, target *T) bool { return errors.As(err, target) }
+
+// runWith runs a job with a given mover and returns its first move.
+func runWith(t *testing.T, e *memEnv, mv *migrate.Mover, jobID int64) db.Move {
+	t.Helper()
+	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJob(context.Background(), jobID)
+	if err != nil {
+		t.Fatalf("RunJob() = %v", err)
+	}
+	return moves[0]
+}

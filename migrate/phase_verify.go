@@ -38,6 +38,11 @@ func (r *run) verifyAll(ctx context.Context, next string) error {
 			}
 		}
 		if len(problems) == 0 {
+			if next == db.PhaseCutover {
+				if err := r.syncState(ctx); err != nil {
+					return err
+				}
+			}
 			r.event(ctx, "verified", fmt.Sprintf("%d folders verified", len(folders)))
 			r.mv.crash("verified")
 			return r.setPhase(ctx, next)

@@ -1,0 +1,158 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/movewizard/movewizard/db"
+)
+
+// syncState runs once every folder verified, just before the cut-over,
+// while the source is still the user's mailbox: what the user did there
+// during the copy is carried over. Flags changed on the source (mail read,
+// flagged, answered) are set on the copies, and copies of messages the
+// user deleted on the source are removed from the target. After the
+// cut-over the target is the user's mailbox and is not touched this way.
+func (r *run) syncState(ctx context.Context) error {
+	folders, err := r.mv.DB.Folders(ctx, r.m.ID)
+	if err != nil {
+		return err
+	}
+	for i := range folders {
+		if err := r.syncFolderState(ctx, &folders[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) syncFolderState(ctx context.Context, f *db.Folder) error {
+	if f.NoSelect {
+		return nil
+	}
+	sc, dc, err := r.conns(ctx)
+	if err != nil {
+		return err
+	}
+	sel, err := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if isNo(err) {
+		return nil // the folder went away; verification already accepted that
+	}
+	if err != nil {
+		return fmt.Errorf("examine %q: %w", f.Source, err)
+	}
+	if sel.UIDValidity != f.SourceUIDValidity {
+		return nil // the next verification round starts the folder over
+	}
+	srcFlags, err := fetchFlags(sc, imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}, sel.NumMessages)
+	if err != nil {
+		return fmt.Errorf("flags in %q: %w", f.Source, err)
+	}
+	copies, err := r.mv.DB.Copies(ctx, f.ID)
+	if err != nil {
+		return err
+	}
+	var targets imap.UIDSet
+	for _, c := range copies {
+		if c.State == db.CopyDone && c.TargetUID != 0 {
+			targets.AddNum(imap.UID(c.TargetUID))
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	tsel, err := dc.c.Select(f.Target, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("select target %q: %w", f.Target, err)
+	}
+	if tsel.UIDValidity != f.TargetUIDValidity {
+		return nil
+	}
+	dstFlags, err := fetchFlags(dc, targets, tsel.NumMessages)
+	if err != nil {
+		return fmt.Errorf("flags in target %q: %w", f.Target, err)
+	}
+	changes := map[string]imap.UIDSet{} // wanted flags -> target UIDs
+	wanted := map[string][]imap.Flag{}
+	var gone, goneTarget []uint32
+	for _, c := range copies {
+		if c.State != db.CopyDone || c.TargetUID == 0 {
+			continue
+		}
+		sf, ok := srcFlags[imap.UID(c.SourceUID)]
+		if !ok {
+			gone = append(gone, c.SourceUID)
+			goneTarget = append(goneTarget, c.TargetUID)
+			continue
+		}
+		df, ok := dstFlags[imap.UID(c.TargetUID)]
+		if !ok {
+			continue // verification checks presence
+		}
+		if key := flagKey(sf); key != flagKey(df) {
+			set := changes[key]
+			set.AddNum(imap.UID(c.TargetUID))
+			changes[key], wanted[key] = set, copyFlags(sf)
+		}
+	}
+	for key, set := range changes {
+		err := dc.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsSet, Silent: true, Flags: wanted[key]}, nil).Close()
+		if isNo(err) {
+			// A keyword the target cannot store is not worth the mailbox.
+			r.event(ctx, "flags-kept", fmt.Sprintf("%s: target refused flags %s: %v", f.Target, key, err))
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store flags in %q: %w", f.Target, err)
+		}
+	}
+	if len(gone) > 0 {
+		if err := expungeUIDs(dc, f.Target, goneTarget); err != nil {
+			return err
+		}
+		if err := r.mv.DB.ForgetCopies(ctx, f.ID, gone); err != nil {
+			return err
+		}
+		r.m.MsgsDone -= int64(len(gone))
+		r.event(ctx, "deleted-on-source", fmt.Sprintf("%s: %d messages deleted on the source during the move removed from the target", f.Source, len(gone)))
+	}
+	if len(changes) > 0 {
+		r.event(ctx, "flags-synced", fmt.Sprintf("%s: flags changed on the source during the move copied (%d flag sets)", f.Source, len(changes)))
+	}
+	return unselect(dc)
+}
+
+// fetchFlags returns UID -> FLAGS of the selected folder's messages in set.
+func fetchFlags(c *conn, set imap.UIDSet, exists uint32) (map[imap.UID][]imap.Flag, error) {
+	out := map[imap.UID][]imap.Flag{}
+	if exists == 0 {
+		return out, nil
+	}
+	fetch := c.c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true})
+	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
+		buf, err := msg.Collect()
+		if err != nil {
+			fetch.Close()
+			return nil, err
+		}
+		out[buf.UID] = buf.Flags
+	}
+	if err := fetch.Close(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// flagKey is a comparable form of a flag set: \Recent dropped, case folded
+// (flags and keywords are case-insensitive atoms), sorted.
+func flagKey(flags []imap.Flag) string {
+	var ks []string
+	for _, f := range copyFlags(flags) {
+		ks = append(ks, strings.ToLower(string(f)))
+	}
+	slices.Sort(ks)
+	return strings.Join(slices.Compact(ks), " ")
+}
