@@ -141,6 +141,9 @@ func (s *Slapd) start(bin, conf string, port int) error {
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(bin, "-d", "stats", "-f", conf, "-h", "ldap://"+addr+"/")
+	// If the test binary dies without its cleanup (a test timeout panics),
+	// slapd must not outlive it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	// The child writes straight into the file, so every line is there by the time slapd
 	// answers the request it describes.
 	cmd.Stdout, cmd.Stderr = logFile, logFile
