@@ -10,6 +10,7 @@ import (
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/web"
 )
 
 // jobEventsHeartbeat keeps proxies from closing an idle stream and lets the
@@ -94,7 +95,7 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 		states[p.MoveID] = p.State
 		all = append(all, toProgressJSON(p))
 	}
-	if writeEvent(w, "snapshot", all) != nil || writeEvent(w, "job", jobStateJSON{job.State}) != nil {
+	if writeEvent(w, "snapshot", all) != nil || writeEvent(w, "job", newJobStateJSON(job)) != nil {
 		return
 	}
 	flusher.Flush()
@@ -115,7 +116,7 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		jobState = j.State
-		return writeEvent(w, "job", jobStateJSON{j.State})
+		return writeEvent(w, "job", newJobStateJSON(j))
 	}
 	heartbeat := time.NewTicker(jobEventsHeartbeat)
 	defer heartbeat.Stop()
@@ -156,7 +157,13 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 type jobStateJSON struct {
-	State string `json:"state"`
+	State      string `json:"state"`
+	StartedAt  string `json:"started_at"`  // as the page shows it, "" if not yet
+	FinishedAt string `json:"finished_at"` // likewise
+}
+
+func newJobStateJSON(j db.Job) jobStateJSON {
+	return jobStateJSON{State: j.State, StartedAt: web.JobTime(j.StartedAt), FinishedAt: web.JobTime(j.FinishedAt)}
 }
 
 // writeEvent writes one named event with a JSON payload. JSON has no raw

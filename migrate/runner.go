@@ -37,6 +37,9 @@ type Runner struct {
 	mu      sync.Mutex
 	running map[int64]*slot // move id -> slot
 	wake    chan struct{}
+	// sources caches the source server of queued moves, so that a move
+	// waiting for a cap is not looked up in the directory every round.
+	sources map[int64]string
 }
 
 type slot struct {
@@ -51,6 +54,7 @@ func (rn *Runner) init() {
 	if rn.running == nil {
 		rn.running = map[int64]*slot{}
 		rn.wake = make(chan struct{}, 1)
+		rn.sources = map[int64]string{}
 	}
 }
 
@@ -258,11 +262,16 @@ func (rn *Runner) admit(ctx context.Context, j db.Job, m *db.Move) bool {
 		return false
 	}
 	if m.Source == "" {
-		if u, err := rn.Mover.Dir.Lookup(ctx, m.UID); err == nil {
-			if s, ok := cfg.ServerByHome(u.Home); ok {
-				m.Source = s.Name
+		src, known := rn.sources[m.ID]
+		if !known {
+			if u, err := rn.Mover.Dir.Lookup(ctx, m.UID); err == nil {
+				if s, ok := cfg.ServerByHome(u.Home); ok {
+					src = s.Name
+				}
 			}
+			rn.sources[m.ID] = src // "" too: the mover's preflight reports why
 		}
+		m.Source = src
 	}
 	for _, name := range []string{m.Source, m.Target} {
 		if s, ok := cfg.Server(name); ok && s.MaxParallel > 0 && perServer[name] >= s.MaxParallel {
@@ -289,6 +298,7 @@ func (rn *Runner) start(ctx context.Context, j db.Job, m db.Move, wg *sync.WaitG
 		}
 		rn.mu.Lock()
 		delete(rn.running, m.ID)
+		delete(rn.sources, m.ID)
 		rn.mu.Unlock()
 		if !final.Unfinished() {
 			if _, err := rn.DB.FinishJobIfDone(context.WithoutCancel(ctx), j.ID); err != nil {

@@ -178,3 +178,7 @@ func jobPlural(n int, one, many string) string {
 	}
 	return strconv.Itoa(n) + " " + many
 }
+
+// JobTime formats a job's time as the job page shows it ("" for zero), so
+// that live updates read the same as the first render.
+func JobTime(t time.Time) string { return jobTime(t) }

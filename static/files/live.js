@@ -95,6 +95,10 @@
   es.addEventListener("job", function (e) {
     var j = JSON.parse(e.data), el = document.querySelector("[data-testid=job-state]");
     if (el) { el.textContent = j.state; el.className = "state state-" + j.state; }
+    var started = document.querySelector("[data-testid=job-started]");
+    if (started && j.started_at) started.textContent = j.started_at;
+    var finished = document.querySelector("[data-testid=job-finished]");
+    if (finished) finished.textContent = j.finished_at || "";
     var acts = document.querySelectorAll("[data-job-when]");
     for (var i = 0; i < acts.length; i++) {
       acts[i].hidden = acts[i].getAttribute("data-job-when").split(" ").indexOf(j.state) < 0;
