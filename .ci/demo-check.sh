@@ -80,4 +80,4 @@ assert clients == {"ann", "bob", "carol"}, clients
 print("demo-check: report OK:", ", ".join("%s %d msgs" % (u, m["messages_copied"]) for u, m in sorted(got.items())))
 PY
 curl -s -b "$JAR" "${URL%/}/jobs/$JOB/report.csv" | grep -q '^.*mailbox.*ann' || fail "CSV report lacks ann"
-echo "1 passed, 0 failed"
+echo "demo-check: PASS"
