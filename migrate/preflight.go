@@ -38,7 +38,7 @@ func (r *run) preflight(ctx context.Context) error {
 	if strings.EqualFold(u.Home, dst.Home) {
 		if r.m.Phase == "" || r.m.Phase == db.PhasePreflight {
 			r.m.State, r.m.Phase, r.m.UserDN, r.m.FinishedAt = db.MoveAlreadyThere, db.PhaseDone, u.DN, r.mv.now()
-			r.m.Error = fmt.Sprintf("mailbox already on %s (%s=%s); nothing to do", dst.Name, "home", u.Home)
+			r.m.Error = fmt.Sprintf("mailbox already on %s (%s=%s); nothing to do", dst.Name, cfg.Directory.HomeAttribute, u.Home)
 			if err := r.save(ctx); err != nil {
 				return err
 			}
