@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"net/url"
 	"sort"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -150,11 +149,6 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// placeholders returns "?,?,?" for n values.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
 // isBusy reports SQLITE_BUSY (5) or SQLITE_LOCKED (6) from the driver.

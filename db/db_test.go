@@ -350,16 +350,6 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 	}
 }
 
-// knownBug skips a test that demonstrates a reported, unfixed bug in a
-// non-test file, unless MOVEWIZARD_DB_KNOWN_BUGS=1 asks to see it fail.
-// Remove the call once the bug is fixed.
-func knownBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv("MOVEWIZARD_DB_KNOWN_BUGS") != "1" {
-		t.Skipf("known bug (set MOVEWIZARD_DB_KNOWN_BUGS=1 to run): %s", bug)
-	}
-}
-
 func TestFormatParseTime(t *testing.T) {
 	tests := []struct {
 		name string

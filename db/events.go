@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"math"
 	"time"
 )
 
@@ -63,10 +64,20 @@ func addAudit(ctx context.Context, tx *sql.Tx, now time.Time, actor, action stri
 	return err
 }
 
-// Audit returns the audit log, newest first.
+// Audit returns the newest limit entries of the audit log, newest first.
 func (d *DB) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
+	return d.AuditBefore(ctx, 0, limit)
+}
+
+// AuditBefore returns at most limit audit entries with an id below before,
+// newest first; before <= 0 starts at the newest. The audit page pages
+// through the log with it.
+func (d *DB) AuditBefore(ctx context.Context, before int64, limit int) ([]AuditEntry, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
 	rows, err := d.sql.QueryContext(ctx, `SELECT id, at, actor, action, job_id, move_id, detail
-		FROM audit ORDER BY id DESC LIMIT ?`, limit)
+		FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -17,14 +17,12 @@ import (
 // or a grace period passed: a runner that allows too many shows a higher
 // maximum, one that allows too few a lower one, and neither hangs the test.
 type copyGate struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	in      map[int64]bool
-	seen    map[int64]bool
-	max     int
-	want    int
-	hold    chan struct{} // closed to let held moves go on
-	holding bool
+	mu   sync.Mutex
+	cond *sync.Cond
+	in   map[int64]bool
+	seen map[int64]bool
+	max  int
+	want int
 }
 
 func newCopyGate(want int) *copyGate {
@@ -176,11 +174,10 @@ func TestRunnerStartAt(t *testing.T) {
 
 // holdInCopy blocks moves in the copy phase until released.
 type holdInCopy struct {
-	mu       sync.Mutex
-	entered  chan int64
-	release  chan struct{}
-	released bool
-	seen     map[int64]bool
+	mu      sync.Mutex
+	entered chan int64
+	release chan struct{}
+	seen    map[int64]bool
 }
 
 func newHold() *holdInCopy {

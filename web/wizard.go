@@ -80,17 +80,6 @@ func (v WizardUsers) PageHref(n int) templ.SafeURL {
 	return templ.SafeURL("/wizard/users?" + q.Encode())
 }
 
-// SelectableCount is how many results of this page can be selected.
-func (v WizardUsers) SelectableCount() int {
-	n := 0
-	for _, r := range v.Results {
-		if r.Selectable && !r.Selected {
-			n++
-		}
-	}
-	return n
-}
-
 // WizardUserRow is one search result.
 type WizardUserRow struct {
 	UID, Name, Mail string
@@ -154,20 +143,6 @@ func (f *WizardPolicyForm) Validate(maxBad int) int {
 		f.Errors.Set("source", "Choose whether to remove or keep the source content.")
 	}
 	return n
-}
-
-// wizardBytes is a byte count in decimal units, like the scripts show.
-func wizardBytes(n int64) string {
-	units := []string{"B", "KB", "MB", "GB", "TB"}
-	f, i := float64(n), 0
-	for f >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.1f %s", f, units[i])
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -58,10 +58,10 @@ func NewPreflightRow(c migrate.MoveCheck, held int64) PreflightRow {
 	}
 	if c.Measured {
 		r.Messages, r.Bytes = c.Messages, c.Bytes
-		r.Count, r.Size = itoa64(c.Messages), wizardBytes(c.Bytes)
+		r.Count, r.Size = itoa64(c.Messages), jobBytes(c.Bytes)
 	}
 	if c.QuotaLimit > 0 {
-		r.Quota = wizardBytes(c.QuotaUsed) + " used of " + wizardBytes(c.QuotaLimit)
+		r.Quota = jobBytes(c.QuotaUsed) + " used of " + jobBytes(c.QuotaLimit)
 	}
 	problems := c.Errors
 	if held != 0 {
