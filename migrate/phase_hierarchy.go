@@ -155,7 +155,7 @@ func (r *run) createFolder(ctx context.Context, dc *conn, f *db.Folder, alreadyS
 }
 
 // measure counts messages and bytes per folder for progress and the quota
-// check. It streams RFC822.SIZE rather than holding a folder's list.
+// check (folderSize: STATUS=SIZE where offered, else streamed sizes).
 func (r *run) measure(ctx context.Context) error {
 	sc, _, err := r.conns(ctx)
 	if err != nil {
@@ -165,71 +165,73 @@ func (r *run) measure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	withSize := sc.caps.Has(imap.CapStatusSize)
 	var msgs, bytes int64
 	for _, f := range folders {
 		if f.NoSelect {
 			continue
 		}
-		sel, err := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true}).Wait()
+		n, size, err := folderSize(sc, f.Source, withSize)
 		if isNo(err) {
 			continue // vanished since LIST; the copy pass notices too
 		}
 		if err != nil {
-			return fmt.Errorf("examine %q: %w", f.Source, err)
+			return err
 		}
-		f.MsgsTotal, f.BytesTotal = int64(sel.NumMessages), 0
-		if sel.NumMessages > 0 {
-			fetch := sc.c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{RFC822Size: true})
-			for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
-				buf, err := msg.Collect()
-				if err != nil {
-					fetch.Close()
-					return fmt.Errorf("sizes in %q: %w", f.Source, err)
-				}
-				f.BytesTotal += buf.RFC822Size
-			}
-			if err := fetch.Close(); err != nil {
-				return fmt.Errorf("sizes in %q: %w", f.Source, err)
-			}
-		}
+		f.MsgsTotal, f.BytesTotal = n, size
 		if err := r.mv.DB.SaveFolder(ctx, f); err != nil {
 			return err
 		}
-		msgs += f.MsgsTotal
-		bytes += f.BytesTotal
+		msgs += n
+		bytes += size
 	}
 	r.m.MsgsTotal, r.m.BytesTotal = msgs, bytes
 	return r.save(ctx)
 }
 
 // checkQuota abandons the move before any copy when the target's quota
-// (RFC 9208 STORAGE, in KiB) cannot hold what is left to copy.
+// cannot hold what is left to copy.
 func (r *run) checkQuota(ctx context.Context) error {
 	_, dc, err := r.conns(ctx)
 	if err != nil {
 		return err
 	}
-	if !dc.caps.Has(imap.CapQuota) {
-		return nil
+	q, err := storageQuota(dc)
+	if err != nil || q.Limit <= 0 {
+		return err
 	}
-	roots, err := dc.c.GetQuotaRoot("INBOX").Wait()
-	if isNo(err) {
-		return nil // no quota root: unlimited
-	}
-	if err != nil {
-		return fmt.Errorf("quota on %s: %w", r.dst.Name, err)
-	}
-	need := r.m.BytesTotal - r.m.BytesDone
-	for _, q := range roots {
-		res, ok := q.Resources[imap.QuotaResourceStorage]
-		if !ok || res.Limit <= 0 {
-			continue
-		}
-		free := (res.Limit - res.Usage) * 1024
-		if need > free {
-			return abandonf("target %s quota %q too small: %d KiB of mail to copy, %d KiB free of %d KiB",
-				r.dst.Name, q.Root, (need+1023)/1024, max(free/1024, 0), res.Limit)
-		}
+	if need := r.m.BytesTotal - r.m.BytesDone; need > q.Free() {
+		return abandonf("target %s quota %q too small: %d KiB of mail to copy, %d KiB free of %d KiB",
+			r.dst.Name, q.Root, (need+1023)/1024, max(q.Free()/1024, 0), q.Limit/1024)
 	}
 	return nil
+}
+
+// quota is the STORAGE quota of the INBOX's quota root, in bytes.
+type quota struct {
+	Root         string
+	Limit, Usage int64 // Limit 0: none
+}
+
+func (q quota) Free() int64 { return q.Limit - q.Usage }
+
+// storageQuota reads GETQUOTAROOT INBOX (RFC 9208 STORAGE is in KiB). A
+// server without QUOTA, or without a quota root, has no limit.
+func storageQuota(c *conn) (quota, error) {
+	if !c.caps.Has(imap.CapQuota) {
+		return quota{}, nil
+	}
+	roots, err := c.c.GetQuotaRoot("INBOX").Wait()
+	if isNo(err) {
+		return quota{}, nil
+	}
+	if err != nil {
+		return quota{}, fmt.Errorf("quota on %s: %w", c.server.Name, err)
+	}
+	for _, r := range roots {
+		if res, ok := r.Resources[imap.QuotaResourceStorage]; ok && res.Limit > 0 {
+			return quota{Root: r.Root, Limit: res.Limit * 1024, Usage: res.Usage * 1024}, nil
+		}
+	}
+	return quota{}, nil
 }

@@ -177,27 +177,17 @@ func (c *MoveCheck) checkTarget(ctx context.Context, s ServerConfig) error {
 		return loginProblem(ctx, err)
 	}
 	defer dc.Close()
-	if !dc.caps.Has(imap.CapQuota) {
+	q, err := storageQuota(dc)
+	if err != nil {
+		return ctxErr(ctx, err)
+	}
+	if q.Limit <= 0 {
 		return nil
 	}
-	roots, err := dc.c.GetQuotaRoot("INBOX").Wait()
-	if isNo(err) {
-		return nil // no INBOX yet, or no quota root: unlimited
-	}
-	if err != nil {
-		return fmt.Errorf("quota: %w", ctxErr(ctx, err))
-	}
-	for _, q := range roots {
-		res, ok := q.Resources[imap.QuotaResourceStorage]
-		if !ok || res.Limit <= 0 {
-			continue
-		}
-		c.QuotaLimit, c.QuotaUsed = res.Limit*1024, res.Usage*1024
-		if free := c.QuotaLimit - c.QuotaUsed; c.Measured && c.Bytes > free {
-			return fmt.Errorf("quota too small: %d KiB to copy, %d KiB free of %d KiB",
-				(c.Bytes+1023)/1024, max(free/1024, 0), res.Limit)
-		}
-		break
+	c.QuotaLimit, c.QuotaUsed = q.Limit, q.Usage
+	if c.Measured && c.Bytes > q.Free() {
+		return fmt.Errorf("quota too small: %d KiB to copy, %d KiB free of %d KiB",
+			(c.Bytes+1023)/1024, max(q.Free()/1024, 0), q.Limit/1024)
 	}
 	return nil
 }
