@@ -18,7 +18,7 @@ func (r *run) copyAll(ctx context.Context, next string) error {
 		return err
 	}
 	for i := range folders {
-		if err := r.copyFolder(ctx, &folders[i]); err != nil {
+		if _, err := r.copyFolder(ctx, &folders[i]); err != nil {
 			return err
 		}
 	}
@@ -33,59 +33,74 @@ type msgMeta struct {
 	size  int64
 }
 
+// folderView is what copyFolder read of a folder: the source UIDs, the
+// copy records and the skipped UIDs. current says nothing was copied or
+// reconciled after those reads, so they still describe the folder and a
+// caller (verification) need not read them again.
+type folderView struct {
+	present bool // the folder exists on the source and is selectable
+	current bool
+	uids    []imap.UID
+	copies  map[uint32]db.Copy
+	skipped map[uint32]bool
+}
+
 // copyFolder copies every source message of f not yet on the target. It is
 // safe to call again at any point: what is done is skipped and what was in
 // flight is reconciled first.
-func (r *run) copyFolder(ctx context.Context, f *db.Folder) error {
+func (r *run) copyFolder(ctx context.Context, f *db.Folder) (folderView, error) {
 	if f.NoSelect {
-		return nil
+		return folderView{}, nil
 	}
 	if err := r.checkCancel(ctx); err != nil {
-		return err
+		return folderView{}, err
 	}
 	sc, dc, err := r.conns(ctx)
 	if err != nil {
-		return err
+		return folderView{}, err
 	}
 	r.m.CurrentFolder = f.Source
 	r.publish()
 	uids, ok, err := r.openFolder(ctx, sc, dc, f)
 	if err != nil || !ok {
-		return err
+		return folderView{}, err
 	}
-	copies, err := r.mv.DB.Copies(ctx, f.ID)
-	if err != nil {
-		return err
+	v := folderView{present: true, current: true, uids: uids}
+	if v.copies, err = r.mv.DB.Copies(ctx, f.ID); err != nil {
+		return folderView{}, err
 	}
-	if hasSending(copies) {
-		if copies, err = r.reconcile(ctx, f, copies); err != nil {
-			return err
+	if hasSending(v.copies) {
+		v.current = false
+		if v.copies, err = r.reconcile(ctx, f, v.copies); err != nil {
+			return folderView{}, err
 		}
 		if _, err := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-			return fmt.Errorf("examine %q: %w", f.Source, err)
+			return folderView{}, fmt.Errorf("examine %q: %w", f.Source, err)
 		}
 	}
-	skipped, err := r.skippedIn(ctx, f.Source)
-	if err != nil {
-		return err
+	if v.skipped, err = r.skippedIn(ctx, f.Source); err != nil {
+		return folderView{}, err
 	}
 	var todo []imap.UID
 	for _, u := range uids {
-		if _, ok := copies[uint32(u)]; !ok && !skipped[uint32(u)] {
+		if _, ok := v.copies[uint32(u)]; !ok && !v.skipped[uint32(u)] {
 			todo = append(todo, u)
 		}
 	}
+	if len(todo) > 0 {
+		v.current = false
+	}
 	for len(todo) > 0 {
 		if err := r.checkCancel(ctx); err != nil {
-			return err
+			return folderView{}, err
 		}
 		n := min(len(todo), r.mv.chunkSize())
 		if err := r.copyChunk(ctx, f, todo[:n]); err != nil {
-			return err
+			return folderView{}, err
 		}
 		todo = todo[n:]
 	}
-	return nil
+	return v, nil
 }
 
 // openFolder EXAMINEs the source folder, checks both UIDVALIDITYs against

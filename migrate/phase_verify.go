@@ -66,25 +66,29 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 	if f.NoSelect {
 		return "", nil
 	}
-	if err := r.copyFolder(ctx, f); err != nil {
+	v, err := r.copyFolder(ctx, f)
+	if err != nil || !v.present {
 		return "", err
 	}
 	sc, dc, err := r.conns(ctx)
 	if err != nil {
 		return "", err
 	}
-	uids, ok, err := r.openFolder(ctx, sc, dc, f)
-	if err != nil || !ok {
-		return "", err
+	if !v.current {
+		// Something was copied: read the folder again, which also picks up
+		// mail that arrived meanwhile.
+		var ok bool
+		if v.uids, ok, err = r.openFolder(ctx, sc, dc, f); err != nil || !ok {
+			return "", err
+		}
+		if v.copies, err = r.mv.DB.Copies(ctx, f.ID); err != nil {
+			return "", err
+		}
+		if v.skipped, err = r.skippedIn(ctx, f.Source); err != nil {
+			return "", err
+		}
 	}
-	copies, err := r.mv.DB.Copies(ctx, f.ID)
-	if err != nil {
-		return "", err
-	}
-	skipped, err := r.skippedIn(ctx, f.Source)
-	if err != nil {
-		return "", err
-	}
+	uids, copies, skipped := v.uids, v.copies, v.skipped
 	var want []db.Copy
 	missing := 0
 	for _, u := range uids {
