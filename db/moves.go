@@ -117,6 +117,12 @@ func (d *DB) queryMoves(ctx context.Context, query string, args ...any) ([]Move,
 	return moves, rows.Err()
 }
 
+// MovesFinishedSince returns moves that got an outcome at or after t.
+func (d *DB) MovesFinishedSince(ctx context.Context, t time.Time) ([]Move, error) {
+	return d.queryMoves(ctx, `SELECT `+moveColumns+` FROM moves
+		WHERE finished_at != '' AND finished_at >= ? ORDER BY id`, formatTime(t))
+}
+
 // UnfinishedMoveForUser returns the user's queued or running move, if any.
 func (d *DB) UnfinishedMoveForUser(ctx context.Context, uid string) (Move, bool, error) {
 	m, err := scanMove(d.sql.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves

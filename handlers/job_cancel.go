@@ -13,17 +13,11 @@ func (s *Server) jobCancel(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	before, err := s.DB.Moves(r.Context(), id)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
 	if err := s.DB.CancelJob(r.Context(), id, actor(r)); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	s.publishChanged(r, id, before)
-	s.Runner.Wake()
+	s.Runner.Wake() // its next round also tells live pages
 	jobRedirect(w, r, id, fmt.Sprintf("Job %d is cancelled: queued mailboxes will not move, running ones stop shortly and stay on their source.", id))
 }
 

@@ -18,9 +18,6 @@ func (s *Server) moveRetry(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	if s.Broker != nil {
-		s.Broker.Publish(m)
-	}
-	s.Runner.Wake()
+	s.Runner.Wake() // its next round also tells live pages
 	jobRedirect(w, r, m.JobID, fmt.Sprintf("The move of %s is queued again (attempt %d).", m.UID, m.Attempt))
 }

@@ -40,6 +40,10 @@ type Runner struct {
 	// sources caches the source server of queued moves, so that a move
 	// waiting for a cap is not looked up in the directory every round.
 	sources map[int64]string
+	// seen is the state of each unfinished move at the last round, and
+	// lastRound when that was; see publishOutside.
+	seen      map[int64]string
+	lastRound time.Time
 }
 
 type slot struct {
@@ -150,6 +154,9 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 	if err != nil {
 		return 0, err
 	}
+	if err := rn.publishOutside(ctx, moves); err != nil {
+		return 0, err
+	}
 	jobs := map[int64]db.Job{}
 	var order []int64
 	byJob := map[int64][]db.Move{}
@@ -238,6 +245,43 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 		}
 	}
 	return pending, nil
+}
+
+// publishOutside publishes moves whose state changed without a mover:
+// queued by a new job or a retry, or finished while queued (a cancelled
+// job), by this process's web pages or by a control command of another
+// process. A move the runner runs publishes itself; publishing it again is
+// harmless.
+func (rn *Runner) publishOutside(ctx context.Context, unfinished []db.Move) error {
+	publish := rn.Mover.Progress
+	now := rn.Mover.now()
+	rn.mu.Lock()
+	prev, since := rn.seen, rn.lastRound
+	seen := make(map[int64]string, len(unfinished))
+	var changed []db.Move
+	for _, m := range unfinished {
+		seen[m.ID] = m.State
+		if prev[m.ID] != m.State && rn.running[m.ID] == nil {
+			changed = append(changed, m)
+		}
+	}
+	rn.seen, rn.lastRound = seen, now
+	rn.mu.Unlock()
+	if publish == nil {
+		return nil
+	}
+	if since.IsZero() {
+		since = now
+	}
+	// A second of overlap: stored times do not sort below a second.
+	finished, err := rn.DB.MovesFinishedSince(ctx, since.Add(-time.Second))
+	if err != nil {
+		return err
+	}
+	for _, m := range append(changed, finished...) {
+		publish(m)
+	}
+	return nil
 }
 
 // admit checks the caps for m (under rn.mu), resolving its source server
