@@ -125,11 +125,12 @@ func (s *Server) wizardUsersSave(w http.ResponseWriter, r *http.Request) {
 		if page > 1 {
 			q.Set("page", strconv.Itoa(page))
 		}
+		path := "/wizard/users?" + q.Encode()
 		if flash != "" {
-			q.Set("flash", flash)
-			q.Set("fs", flashMAC(flash))
+			redirectFlash(w, r, path, flash)
+			return
 		}
-		http.Redirect(w, r, "/wizard/users?"+q.Encode(), http.StatusSeeOther)
+		http.Redirect(w, r, path, http.StatusSeeOther)
 	}
 	switch r.PostFormValue("action") {
 	case "add":
