@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 )
 
@@ -31,13 +30,19 @@ func flashMAC(msg string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
-// redirectFlash redirects (303) to a local path with a message to show.
+// redirectFlash redirects (303) to a local path, which may carry a query,
+// with a message to show.
 func redirectFlash(w http.ResponseWriter, r *http.Request, path, msg string) {
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
+	u, err := url.Parse(path)
+	if err != nil {
+		http.Redirect(w, r, path, http.StatusSeeOther)
+		return
 	}
-	http.Redirect(w, r, path+sep+"flash="+url.QueryEscape(msg)+"&fs="+flashMAC(msg), http.StatusSeeOther)
+	q := u.Query()
+	q.Set("flash", msg)
+	q.Set("fs", flashMAC(msg))
+	u.RawQuery = q.Encode()
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
 }
 
 // flashFrom returns the request's flash message if its signature holds.
