@@ -60,9 +60,13 @@ func (e *env) Close() {
 	e.release()
 }
 
-func (e *env) mover() *migrate.Mover {
-	return &migrate.Mover{Config: e.cfg, Dir: e.dir, DB: e.db, Log: e.log, Progress: e.progress,
-		Patience: e.cfg.RetryPatience, Crash: crashHook(os.Getenv("MOVEWIZARD_CRASH"))}
+func (e *env) mover() *migrate.Mover { return newMover(e.cfg, e.dir, e.db, e.log, e.progress) }
+
+// newMover is the mover every command runs, with the MOVEWIZARD_CRASH hook
+// of the crash tests (unset in normal use).
+func newMover(cfg *migrate.Config, dir migrate.Directory, store *db.DB, log *slog.Logger, progress func(db.Move)) *migrate.Mover {
+	return &migrate.Mover{Config: cfg, Dir: dir, DB: store, Log: log, Progress: progress,
+		Patience: cfg.RetryPatience, Crash: crashHook(os.Getenv("MOVEWIZARD_CRASH"))}
 }
 
 // progress prints one line per state or phase change of a move.

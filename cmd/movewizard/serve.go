@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 
 	"github.com/movewizard/movewizard/migrate"
 )
@@ -47,8 +46,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "movewizard serving on %s://%s (health: /healthz)\n", scheme, ln.Addr())
-	svc := service{cfg: env.cfg, store: env.db, dir: ldapDir, auth: ldapDir, log: env.log,
-		crash: crashHook(os.Getenv("MOVEWIZARD_CRASH"))}
+	svc := service{cfg: env.cfg, store: env.db, dir: ldapDir, auth: ldapDir, log: env.log}
 	if err := svc.run(ctx, ln, tls); err != nil {
 		return err
 	}

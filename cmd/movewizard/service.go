@@ -22,8 +22,6 @@ type service struct {
 	dir   handlers.Directory
 	auth  handlers.Authenticator
 	log   *slog.Logger
-	// crash is the MOVEWIZARD_CRASH hook (see crashHook); nil normally.
-	crash func(string)
 }
 
 // run serves the UI on ln and runs moves until ctx ends, then lets the
@@ -36,8 +34,7 @@ func (s service) run(ctx context.Context, ln net.Listener, tls bool) error {
 		}
 		return s.store.Moves(ctx, jobID)
 	}, nil)
-	mover := &migrate.Mover{Config: s.cfg, Dir: s.dir, DB: s.store, Log: s.log, Progress: broker.Publish,
-		Patience: s.cfg.RetryPatience, Crash: s.crash}
+	mover := newMover(s.cfg, s.dir, s.store, s.log, broker.Publish)
 	rn := &migrate.Runner{Mover: mover, DB: s.store, Log: s.log}
 	ui := &handlers.Server{Config: s.cfg, DB: s.store, Dir: s.dir, Auth: s.auth, Runner: rn, Broker: broker,
 		Log: s.log, Assets: static.New(), SecureCookies: tls}
