@@ -93,3 +93,11 @@ func (d *DB) ForgetCopies(ctx context.Context, folderID int64, uids []uint32) er
 		return nil
 	})
 }
+
+// CopyTotals counts the messages and bytes of a move recorded as on the
+// target: the move's progress, derived rather than kept by hand.
+func (d *DB) CopyTotals(ctx context.Context, moveID int64) (msgs, bytes int64, err error) {
+	err = d.sql.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(c.size), 0) FROM copies c
+		JOIN folders f ON f.id = c.folder_id WHERE f.move_id = ? AND c.state = 'done'`, moveID).Scan(&msgs, &bytes)
+	return msgs, bytes, err
+}

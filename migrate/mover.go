@@ -203,6 +203,17 @@ func (r *run) setPhase(ctx context.Context, phase string) error {
 	return nil
 }
 
+// recount sets the move's progress from the copy records, after copies
+// were forgotten or found outside the copy pipeline.
+func (r *run) recount(ctx context.Context) error {
+	msgs, bytes, err := r.mv.DB.CopyTotals(ctx, r.m.ID)
+	if err != nil {
+		return err
+	}
+	r.m.MsgsDone, r.m.BytesDone = msgs, bytes
+	return nil
+}
+
 func (r *run) save(ctx context.Context) error {
 	if err := r.mv.DB.SaveMove(ctx, r.m); err != nil {
 		return err

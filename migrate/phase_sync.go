@@ -116,7 +116,9 @@ func (r *run) syncFolderState(ctx context.Context, f *db.Folder) error {
 		if err := r.mv.DB.ForgetCopies(ctx, f.ID, gone); err != nil {
 			return err
 		}
-		r.m.MsgsDone -= int64(len(gone))
+		if err := r.recount(ctx); err != nil {
+			return err
+		}
 		r.event(ctx, "deleted-on-source", fmt.Sprintf("%s: %d messages deleted on the source during the move removed from the target", f.Source, len(gone)))
 	}
 	if len(changes) > 0 {

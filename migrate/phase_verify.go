@@ -142,7 +142,9 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 		if err := r.mv.DB.ForgetCopies(ctx, f.ID, forget); err != nil {
 			return "", err
 		}
-		r.m.MsgsDone -= int64(len(forget))
+		if err := r.recount(ctx); err != nil {
+			return "", err
+		}
 		return fmt.Sprintf("%q: %d copies missing or different on the target", f.Source, len(bad)), nil
 	}
 	f.State = db.FolderVerified

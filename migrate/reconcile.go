@@ -102,13 +102,17 @@ func (r *run) reconcile(ctx context.Context, f *db.Folder, copies map[uint32]db.
 		}
 		used[match] = true
 		found = append(found, db.Copy{SourceUID: s.SourceUID, TargetUID: uint32(match), State: db.CopyDone, Size: s.Size, SHA256: sum})
-		r.m.MsgsDone++
-		r.m.BytesDone += s.Size
 	}
 	if err := r.mv.DB.ForgetCopies(ctx, f.ID, lost); err != nil {
 		return nil, err
 	}
 	if err := r.mv.DB.ConfirmCopies(ctx, f.ID, found, r.m); err != nil {
+		return nil, err
+	}
+	if err := r.recount(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.save(ctx); err != nil {
 		return nil, err
 	}
 	r.log.Info("reconciled interrupted copies", "folder", f.Source, "found", len(found), "resend", len(lost))
