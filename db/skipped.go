@@ -58,3 +58,21 @@ func (d *DB) Skipped(ctx context.Context, moveID int64) ([]SkippedItem, error) {
 	}
 	return out, rows.Err()
 }
+
+// SkippedUIDs returns the source UIDs of one folder that a move skipped.
+func (d *DB) SkippedUIDs(ctx context.Context, moveID int64, folder string) (map[uint32]bool, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT source_uid FROM skipped WHERE move_id = ? AND folder = ?`, moveID, folder)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[uint32]bool{}
+	for rows.Next() {
+		var u uint32
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out[u] = true
+	}
+	return out, rows.Err()
+}

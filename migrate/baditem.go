@@ -113,15 +113,5 @@ func fetchEnvelope(c *conn, uid imap.UID) (*imap.Envelope, error) {
 
 // skippedIn returns the source UIDs of a folder that the policy skipped.
 func (r *run) skippedIn(ctx context.Context, folder string) (map[uint32]bool, error) {
-	items, err := r.mv.DB.Skipped(ctx, r.m.ID)
-	if err != nil {
-		return nil, err
-	}
-	out := map[uint32]bool{}
-	for _, s := range items {
-		if s.Folder == folder {
-			out[s.UID] = true
-		}
-	}
-	return out, nil
+	return r.mv.DB.SkippedUIDs(ctx, r.m.ID, folder)
 }
