@@ -2,6 +2,9 @@
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# go.mod replaces go-imap with the patched copy in the tree; go mod download
+# reads that module's go.mod, so it comes before the rest of the source.
+COPY migrate/third_party/go-imap/go.mod migrate/third_party/go-imap/go.sum ./migrate/third_party/go-imap/
 RUN go mod download
 COPY . .
 # cmd/movewizard/dockerfile_test.go runs this exact build line.

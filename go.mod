@@ -44,3 +44,7 @@ require (
 )
 
 tool github.com/a-h/templ/cmd/templ
+
+// go-imap v2.0.0-beta.8 with small marked patches (LITERAL+ for any size,
+// MULTIAPPEND, APPENDUID uid-sets): see migrate/third_party/go-imap/PATCHES.md.
+replace github.com/emersion/go-imap/v2 => ./migrate/third_party/go-imap
