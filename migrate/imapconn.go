@@ -34,6 +34,13 @@ type conn struct {
 // forever, so the client is closed from context.AfterFunc: every pending
 // command then fails and the caller sees ctx.Err().
 func dial(ctx context.Context, s ServerConfig, user string) (*conn, error) {
+	return dialConn(ctx, s, user, true)
+}
+
+// dialConn is dial; with closeOnCancel false, ctx guards only the connect
+// and the login, and the caller decides when the connection ends (a move
+// lets answers to commands already sent arrive after a stop; see drain).
+func dialConn(ctx context.Context, s ServerConfig, user string, closeOnCancel bool) (*conn, error) {
 	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	nc, err := d.DialContext(ctx, "tcp", s.Address)
 	if err != nil {
@@ -71,6 +78,12 @@ func dial(ctx context.Context, s ServerConfig, user string) (*conn, error) {
 	if err := cn.discover(); err != nil {
 		cn.Close()
 		return nil, ctxErr(ctx, err)
+	}
+	if !closeOnCancel && !cn.stop() {
+		// ctx ended during the login: the watcher has closed (or is
+		// closing) the client.
+		cn.c.Close()
+		return nil, ctx.Err()
 	}
 	return cn, nil
 }
@@ -128,8 +141,40 @@ func (cn *conn) discover() error {
 	return nil
 }
 
-// Close logs out politely when possible and always closes.
+// logoutWait bounds how long Close waits for the answer to LOGOUT.
+const logoutWait = 2 * time.Second
+
+// Close sends LOGOUT (RFC 3501 §6.1.3), waits a short while for its answer,
+// and always closes. A connection that already ended gets no LOGOUT; a
+// silent server, or an encoder still held by a command cut in half, costs
+// at most logoutWait (the LOGOUT then stays behind in its goroutine until
+// the close fails it).
 func (cn *conn) Close() {
+	if cn == nil {
+		return
+	}
+	cn.stop()
+	select {
+	case <-cn.c.Closed():
+	default:
+		answered := make(chan struct{})
+		go func() {
+			// The answer does not matter: the connection is closed either way.
+			_ = cn.c.Logout().Wait()
+			close(answered)
+		}()
+		select {
+		case <-answered:
+		case <-cn.c.Closed():
+		case <-time.After(logoutWait):
+		}
+	}
+	cn.c.Close()
+}
+
+// abort closes the connection without LOGOUT: after a command was cut in
+// half (a literal not completed) the server must see the connection end.
+func (cn *conn) abort() {
 	if cn == nil {
 		return
 	}
@@ -162,6 +207,6 @@ func CheckServer(ctx context.Context, s ServerConfig, user string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer c.abort()
 	return c.c.Logout().Wait()
 }

@@ -15,12 +15,22 @@ package migrate
 //   - Identity is the source UID under its UIDVALIDITY, never a header:
 //     messages without or with duplicate Message-IDs are all copied.
 //   - Progress is committed to the database before it is published.
+//   - A server may still execute what a dead client sent. Before the
+//     cut-over (and again after the delta pass) each target folder holds
+//     exactly the recorded copies above its UID floor: verification finds
+//     extras, removes those with the bytes of a recorded copy (ours, sent by
+//     an interrupted run) and reports any other. A stop keeps the
+//     connections for the drain period so that answers to commands already
+//     sent are recorded; what is still unanswered then is settled like a
+//     crash.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/movewizard/movewizard/db"
@@ -41,6 +51,9 @@ type Mover struct {
 	// ChunkSize is how many messages one FETCH asks for (default 250), and
 	// Window how many APPENDs may await their answer at once (default 32).
 	ChunkSize, Window int
+	// Drain bounds how long, after a stop, a move's connections stay open
+	// for the answers to commands already sent (default 20 seconds).
+	Drain time.Duration
 	// Crash, if set, is called at named points of a move; the crash tests
 	// make it kill the process there (see cmd/movewizard).
 	Crash func(point string)
@@ -62,6 +75,11 @@ func (mv *Mover) Run(ctx context.Context, job db.Job, m db.Move) (db.Move, error
 	r := &run{mv: mv, job: job, m: m, log: mv.logger().With("job", job.ID, "mailbox", m.UID),
 		failedOnce: map[string]bool{}}
 	defer r.closeConns()
+	// After a stop, in-flight commands get the drain period to be answered
+	// (the copy stops sending at once and records what was confirmed);
+	// then the connections are closed, failing whatever still waits.
+	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(mv.drain(), r.live.closeAll) })
+	defer stopDrain()
 	if r.m.State == db.MoveQueued {
 		r.m.State, r.m.StartedAt, r.m.Error = db.MoveRunning, mv.now(), ""
 		if err := r.save(ctx); err != nil {
@@ -128,6 +146,13 @@ func (mv *Mover) patience() time.Duration {
 	return 15 * time.Minute
 }
 
+func (mv *Mover) drain() time.Duration {
+	if mv.Drain > 0 {
+		return mv.Drain
+	}
+	return 20 * time.Second
+}
+
 func (mv *Mover) logger() *slog.Logger {
 	if mv.Log != nil {
 		return mv.Log
@@ -154,6 +179,44 @@ type run struct {
 	// so the next failure of the same item is final.
 	failedOnce map[string]bool
 	lastPub    time.Time
+	live       liveConns
+}
+
+// liveConns are a run's open connections, for the drain timer, which runs
+// in its own goroutine.
+type liveConns struct {
+	mu     sync.Mutex
+	conns  []*conn
+	closed bool // the drain period ended: no connection may stay open
+}
+
+// add registers c; it reports false (and closes c) once the drain ended.
+func (l *liveConns) add(c *conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		c.abort()
+		return false
+	}
+	l.conns = append(l.conns, c)
+	return true
+}
+
+func (l *liveConns) remove(c *conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.conns = slices.DeleteFunc(l.conns, func(x *conn) bool { return x == c })
+}
+
+// closeAll ends every connection at once: pending commands fail.
+func (l *liveConns) closeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	for _, c := range l.conns {
+		c.abort()
+	}
+	l.conns = nil
 }
 
 // step runs the move from its recorded phase to the end.
@@ -250,21 +313,37 @@ func (r *run) checkCancel(ctx context.Context) error {
 func (r *run) conns(ctx context.Context) (*conn, *conn, error) {
 	var err error
 	if r.sc == nil {
-		if r.sc, err = dial(ctx, r.src, r.m.UID); err != nil {
+		if r.sc, err = r.dial(ctx, r.src); err != nil {
 			return nil, nil, err
 		}
 	}
 	if r.dc == nil {
-		if r.dc, err = dial(ctx, r.dst, r.m.UID); err != nil {
+		if r.dc, err = r.dial(ctx, r.dst); err != nil {
 			return nil, nil, err
 		}
 	}
 	return r.sc, r.dc, nil
 }
 
+// dial opens a connection that outlives a stop by the drain period.
+func (r *run) dial(ctx context.Context, s ServerConfig) (*conn, error) {
+	c, err := dialConn(ctx, s, r.m.UID, false)
+	if err != nil {
+		return nil, err
+	}
+	if !r.live.add(c) {
+		return nil, fmt.Errorf("connect to %s: %w", s.Name, context.Cause(ctx))
+	}
+	return c, nil
+}
+
 func (r *run) closeConns() {
-	r.sc.Close()
-	r.dc.Close()
+	for _, c := range []*conn{r.sc, r.dc} {
+		if c != nil {
+			r.live.remove(c)
+			c.Close()
+		}
+	}
 	r.sc, r.dc = nil, nil
 }
 

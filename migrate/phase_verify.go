@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
@@ -107,6 +108,9 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if onTarget, err = r.removeExtras(ctx, dc, f, copies, onTarget); err != nil {
+		return "", err
+	}
 	var bad []db.Copy
 	bySize := map[int64]int{} // for targets without UIDPLUS
 	for _, n := range onTarget {
@@ -149,6 +153,85 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 	}
 	f.State = db.FolderVerified
 	return "", r.mv.DB.SaveFolder(ctx, *f)
+}
+
+// removeExtras enforces that the target folder holds exactly the recorded
+// copies above its UID floor. An extra is a target message there that no
+// copy record claims: a server still executing APPENDs of a process that
+// died (or a connection cut mid-answer) lands them after the resumed run
+// has reconciled and sent them again. An extra with the size and SHA-256 of
+// a recorded copy of this folder is such a duplicate of ours and is removed
+// (UID EXPUNGE); any other extra is reported and kept (before the cut-over
+// someone else put it there; after it, it is new mail for the user). It
+// returns onTarget without the removed messages.
+func (r *run) removeExtras(ctx context.Context, dc *conn, f *db.Folder, copies map[uint32]db.Copy,
+	onTarget map[imap.UID]int64) (map[imap.UID]int64, error) {
+	claimed := map[imap.UID]bool{}
+	ours := map[string]bool{} // size and SHA-256 of the recorded copies
+	for _, c := range copies {
+		if c.State != db.CopyDone {
+			continue
+		}
+		if c.TargetUID == 0 {
+			return onTarget, nil // no UIDPLUS: extras cannot be told apart
+		}
+		claimed[imap.UID(c.TargetUID)] = true
+		ours[copyKey(c.Size, c.SHA256)] = true
+	}
+	var extras []imap.UID
+	for uid := range onTarget {
+		if !claimed[uid] {
+			extras = append(extras, uid)
+		}
+	}
+	if len(extras) == 0 {
+		return onTarget, nil
+	}
+	slices.Sort(extras)
+	// targetSizes left the target folder selected.
+	sums, err := hashBodies(dc, extras)
+	if err != nil {
+		return nil, fmt.Errorf("hash extra messages in target %q: %w", f.Target, err)
+	}
+	var dups []uint32
+	var foreign []imap.UID
+	for _, uid := range extras {
+		if sum, ok := sums[uid]; ok && ours[copyKey(onTarget[uid], sum)] {
+			dups = append(dups, uint32(uid))
+		} else if ok {
+			foreign = append(foreign, uid)
+		}
+	}
+	if len(dups) > 0 {
+		if err := expungeUIDs(dc, f.Target, dups); err != nil {
+			return nil, err
+		}
+		for _, u := range dups {
+			delete(onTarget, imap.UID(u))
+		}
+		r.event(ctx, "duplicates-removed", fmt.Sprintf("%s: removed %d duplicate copies an interrupted run had sent (target UIDs %s)",
+			f.Target, len(dups), uidList(dups)))
+		r.log.Warn("removed duplicate copies", "folder", f.Source, "count", len(dups))
+	}
+	if len(foreign) > 0 && r.m.DirectoryUpdated.IsZero() {
+		r.event(ctx, "foreign-on-target", fmt.Sprintf("%s: %d messages on the target that this move did not copy were kept (target UIDs %s)",
+			f.Target, len(foreign), uidList(foreign)))
+	}
+	return onTarget, nil
+}
+
+// copyKey identifies a message's bytes.
+func copyKey(size int64, sum []byte) string {
+	return fmt.Sprintf("%d:%x", size, sum)
+}
+
+// uidList formats UIDs compactly for an event ("1002:1005,1009").
+func uidList[U ~uint32](uids []U) string {
+	var set imap.UIDSet
+	for _, u := range uids {
+		set.AddNum(imap.UID(u))
+	}
+	return set.String()
 }
 
 // targetSizes returns UID -> RFC822.SIZE of the target folder's messages at

@@ -19,6 +19,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
 // corpusTotal is how many messages corpus seeds per user.
@@ -104,6 +105,7 @@ func moveOf(t *testing.T, path, uid string) db.Move {
 
 func TestCrashAtEveryPoint(t *testing.T) {
 	t.Parallel()
+	testserver.Saturate(t) // busy machines are the normal case
 	points := []struct {
 		spec    string
 		resumer string // "move" runs the same command again, "resume" runs movewizard resume
@@ -253,9 +255,13 @@ func killAfter(t *testing.T, env []string, marker string, delay time.Duration, a
 	return false
 }
 
+// TestKillAtRandomMoments kills 26 times; with the 8 crash points and the
+// 6 kills of TestServeKilledAndResumes a CI run kills movewizard 40 times,
+// every time with the CPUs saturated.
 func TestKillAtRandomMoments(t *testing.T) {
 	t.Parallel()
-	killAtRandomMoments(t, 12, 50*time.Millisecond, 900*time.Millisecond)
+	testserver.Saturate(t) // busy machines are the normal case
+	killAtRandomMoments(t, 26, 50*time.Millisecond, 900*time.Millisecond)
 }
 
 // killAtRandomMoments moves three users in one job, killing the process
@@ -316,6 +322,29 @@ func killAtRandomMoments(t *testing.T, kills int, minDelay, maxDelay time.Durati
 			t.Errorf("move of %s = state %s, %d skipped (%s); want done, 0 skipped", uid, m.State, m.Skipped, m.Error)
 		}
 		assertMoved(t, s, uid, want[uid])
+		logRepairs(t, dbPath, uid)
+	}
+}
+
+// logRepairs logs what verification repaired after the kills (duplicates an
+// interrupted run had sent and that landed late), so that a run shows
+// whether the kills hit APPENDs in flight.
+func logRepairs(t *testing.T, dbPath, uid string) {
+	t.Helper()
+	m := moveOf(t, dbPath, uid)
+	d, err := db.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatalf("db.Open(%s) = %v", dbPath, err)
+	}
+	defer d.Close()
+	events, err := d.Events(context.Background(), m.ID)
+	if err != nil {
+		t.Fatalf("Events(%d) = %v", m.ID, err)
+	}
+	for _, ev := range events {
+		if ev.Kind == "duplicates-removed" || ev.Kind == "foreign-on-target" {
+			t.Logf("%s: %s: %s", uid, ev.Kind, ev.Message)
+		}
 	}
 }
 
@@ -328,6 +357,7 @@ func killAtRandomMoments(t *testing.T, kills int, minDelay, maxDelay time.Durati
 // special-use, then that folder is emptied and deleted as the mover would.
 func TestKillAfterSourceDelete(t *testing.T) {
 	t.Parallel()
+	testserver.Saturate(t) // busy machines are the normal case
 	s := startServers(t, 1)
 	uid := s.users[0]
 	seed(t, s.src, uid)

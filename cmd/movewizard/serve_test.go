@@ -381,6 +381,7 @@ func serveAfterProgress(t *testing.T, p *serveProc, cfg serveSetup, jobID int64)
 
 func TestServeKilledAndResumes(t *testing.T) {
 	t.Parallel()
+	testserver.Saturate(t) // busy machines are the normal case
 	rnd := serveRand(t)
 	s, want := serveSeeded(t, 3)
 	cfg := serveConfig(t, s, "serve-kills.db")
@@ -425,6 +426,7 @@ func serveUnfinished(moves []db.Move) bool {
 // moves resume, and leave them resumable; then a last run finishes the job.
 func TestServeGracefulStop(t *testing.T) {
 	t.Parallel()
+	testserver.Saturate(t) // busy machines are the normal case
 	rnd := serveRand(t)
 	s, want := serveSeeded(t, 3)
 	cfg := serveConfig(t, s, "serve-stop.db")
