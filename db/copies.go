@@ -19,12 +19,14 @@ type Copy struct {
 	State     string
 	Size      int64
 	SHA256    []byte
+	// Verified: the target's bytes were read back and hash to SHA256.
+	Verified bool
 }
 
 // Copies returns every copy record of a folder keyed by source UID. A folder
 // of 100,000 messages costs a few megabytes here, which bounds memory.
 func (d *DB) Copies(ctx context.Context, folderID int64) (map[uint32]Copy, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT source_uid, target_uid, state, size, sha256
+	rows, err := d.sql.QueryContext(ctx, `SELECT source_uid, target_uid, state, size, sha256, verified
 		FROM copies WHERE folder_id = ?`, folderID)
 	if err != nil {
 		return nil, err
@@ -33,7 +35,7 @@ func (d *DB) Copies(ctx context.Context, folderID int64) (map[uint32]Copy, error
 	cs := make(map[uint32]Copy)
 	for rows.Next() {
 		var c Copy
-		if err := rows.Scan(&c.SourceUID, &c.TargetUID, &c.State, &c.Size, &c.SHA256); err != nil {
+		if err := rows.Scan(&c.SourceUID, &c.TargetUID, &c.State, &c.Size, &c.SHA256, &c.Verified); err != nil {
 			return nil, err
 		}
 		cs[c.SourceUID] = c
@@ -66,7 +68,8 @@ func (d *DB) ConfirmCopies(ctx context.Context, folderID int64, cs []Copy, m Mov
 	return execTx(ctx, d, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO copies (folder_id, source_uid, target_uid, state, size, sha256)
 			VALUES (?,?,?,'done',?,?) ON CONFLICT (folder_id, source_uid) DO UPDATE SET
-			target_uid = excluded.target_uid, state = 'done', size = excluded.size, sha256 = excluded.sha256`)
+			target_uid = excluded.target_uid, state = 'done', size = excluded.size, sha256 = excluded.sha256,
+			verified = 0`)
 		if err != nil {
 			return err
 		}
@@ -77,6 +80,25 @@ func (d *DB) ConfirmCopies(ctx context.Context, folderID int64, cs []Copy, m Mov
 			}
 		}
 		return saveMove(ctx, tx, m)
+	})
+}
+
+// MarkVerified records that these copies' bytes on the target were read
+// back and equal the source's.
+func (d *DB) MarkVerified(ctx context.Context, folderID int64, uids []uint32) error {
+	return execTx(ctx, d, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE copies SET verified = 1
+			WHERE folder_id = ? AND source_uid = ? AND state = 'done'`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, u := range uids {
+			if _, err := st.ExecContext(ctx, folderID, u); err != nil {
+				return fmt.Errorf("mark uid %d verified: %w", u, err)
+			}
+		}
+		return nil
 	})
 }
 

@@ -2,8 +2,8 @@ package migrate_test
 
 import (
 	"context"
-	"strings"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"

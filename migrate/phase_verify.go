@@ -111,15 +111,19 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 	if onTarget, err = r.removeExtras(ctx, dc, f, copies, onTarget); err != nil {
 		return "", err
 	}
-	var bad []db.Copy
+	var bad, altered []db.Copy
 	bySize := map[int64]int{} // for targets without UIDPLUS
 	for _, n := range onTarget {
 		bySize[n]++
 	}
 	for _, c := range want {
 		if c.TargetUID != 0 {
-			if n, ok := onTarget[imap.UID(c.TargetUID)]; !ok || n != c.Size {
+			n, ok := onTarget[imap.UID(c.TargetUID)]
+			switch {
+			case !ok:
 				bad = append(bad, c)
+			case n != c.Size:
+				altered = append(altered, c) // the target changed the message
 			}
 			continue
 		}
@@ -149,7 +153,15 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 		if err := r.recount(ctx); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%q: %d copies missing or different on the target", f.Source, len(bad)), nil
+		return fmt.Sprintf("%q: %d copies missing on the target", f.Source, len(bad)), nil
+	}
+	// Same size is not same bytes: read the copies back.
+	differ, err := r.checkContent(ctx, dc, f, want, altered)
+	if err != nil {
+		return "", err
+	}
+	if err := r.rejectAltered(ctx, sc, dc, f, differ); err != nil {
+		return "", err
 	}
 	f.State = db.FolderVerified
 	return "", r.mv.DB.SaveFolder(ctx, *f)

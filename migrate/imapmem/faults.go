@@ -14,6 +14,7 @@ type Faults struct {
 	hung    map[string]bool
 	release chan struct{} // closed by Unhang; replaced afterwards
 	refuse  func(mailbox string, size int64, flags []imap.Flag) *imap.Error
+	alter   func(body []byte) []byte
 	logins  map[string]*loginFault
 	counts  Counts
 	waiting int // commands blocked by Hang right now

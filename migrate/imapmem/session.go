@@ -192,7 +192,7 @@ func (sess *session) Append(name string, r imap.LiteralReader, opts *imap.Append
 	if err := u.overQuotaLocked(int64(buf.Len())); err != nil {
 		return nil, err
 	}
-	return mb.append(buf.Bytes(), opts.Flags, opts.Time), nil
+	return mb.append(sess.srv.faults.alterAppend(buf.Bytes()), opts.Flags, opts.Time), nil
 }
 
 // Poll implements imapserver.Session.

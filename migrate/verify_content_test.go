@@ -1,0 +1,89 @@
+package migrate_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/imapmem"
+)
+
+// eightBit is a message with raw UTF-8 in its header, as Cyrus as shipped
+// (munge8bit: 1) receives it and stores it with the bytes replaced by 'X'.
+func eightBit(i int) seedMsg {
+	m := msg("INBOX", "plain", 100+i)
+	m.body = []byte(strings.Replace(string(m.body), "From: a@example.org", "From: Eva Müller <eva@example.org>", 1))
+	return m
+}
+
+// TestVerifyComparesBytes moves through a target that rewrites 8-bit header
+// bytes without changing the size. Verified means the same bytes: each
+// altered copy is a bad item with the reason, removed from the target and
+// kept on the source, and the policy counts it.
+func TestVerifyComparesBytes(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy string
+		want   string
+	}{
+		{"skip", db.PolicySkip, db.MoveDone},
+		{"abandon", db.PolicyAbandon, db.MoveAbandoned},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newMemEnv(t, '/', '/', "alice")
+			var msgs []seedMsg
+			for i := 0; i < 10; i++ {
+				msgs = append(msgs, msg("INBOX", "plain", i))
+			}
+			msgs = append(msgs, eightBit(1), eightBit(2), eightBit(3))
+			e.seed(t, "alice", msgs)
+			before := manifest(t, e.src, "alice", "INBOX")
+			e.dst.Faults().AlterAppend(imapmem.Munge8bitHeader)
+
+			m := e.move(t, ctx, "alice", db.Job{Policy: tc.policy, MaxBad: 5})
+			if m.State != tc.want {
+				t.Fatalf("move = %s (%s), want %s", m.State, m.Error, tc.want)
+			}
+			src := manifest(t, e.src, "alice", "INBOX")
+			dst := manifest(t, e.dst, "alice", "INBOX")
+			for _, d := range dst {
+				if strings.Contains(d, "XX") || strings.Contains(d, "Eva M") {
+					t.Errorf("target holds an altered or 8-bit copy: %q", d)
+				}
+			}
+			switch tc.want {
+			case db.MoveDone:
+				if len(dst) != 10 || len(src) != 3 {
+					t.Fatalf("after the move: %d on the target, %d on the source; want 10 and the 3 the target altered", len(dst), len(src))
+				}
+				for _, s := range src {
+					if !strings.Contains(s, "Eva Müller") {
+						t.Errorf("source kept %q, want only the 8-bit messages", s)
+					}
+				}
+				skipped, err := e.db.Skipped(ctx, m.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(skipped) != 3 || m.Skipped != 3 {
+					t.Fatalf("skipped = %d items (move says %d), want 3", len(skipped), m.Skipped)
+				}
+				for _, s := range skipped {
+					if want := "the target changed the message: 2 bytes differ in the header"; s.Error != want {
+						t.Errorf("skipped item reason = %q, want %q", s.Error, want)
+					}
+				}
+			case db.MoveAbandoned:
+				equalManifest(t, "source after the abandon", src, before)
+				if len(dst) != 0 {
+					t.Errorf("target holds %d messages after the abandon, want 0", len(dst))
+				}
+				if !strings.Contains(m.Error, "the target changed the message") {
+					t.Errorf("abandon reason = %q, want it to say the target changed the message", m.Error)
+				}
+			}
+		})
+	}
+}
