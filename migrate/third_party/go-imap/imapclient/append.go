@@ -13,6 +13,19 @@ import (
 //
 // The options are optional.
 func (c *Client) Append(mailbox string, size int64, options *imap.AppendOptions) *AppendCommand {
+	return c.append(mailbox, size, options, false)
+}
+
+// movewizard patch: AppendSynchronizing is Append with a synchronising
+// literal whatever LITERAL+ or LITERAL- say. The server can then refuse the
+// command (Write returns its NO or BAD) before any byte of the message is
+// sent; after a refused non-synchronising literal a server may read the
+// message's lines as commands (Dovecot does after a BAD).
+func (c *Client) AppendSynchronizing(mailbox string, size int64, options *imap.AppendOptions) *AppendCommand {
+	return c.append(mailbox, size, options, true)
+}
+
+func (c *Client) append(mailbox string, size int64, options *imap.AppendOptions, sync bool) *AppendCommand {
 	cmd := &AppendCommand{}
 	cmd.enc = c.beginCommand("APPEND", cmd)
 	cmd.enc.SP().Mailbox(mailbox).SP()
@@ -26,7 +39,7 @@ func (c *Client) Append(mailbox string, size int64, options *imap.AppendOptions)
 	}
 	// TODO: literal8 for BINARY
 	// TODO: UTF8 data ext for UTF8=ACCEPT, with literal8
-	cmd.wc = cmd.enc.Literal(size)
+	cmd.wc = cmd.enc.literal(size, sync)
 	return cmd
 }
 

@@ -734,16 +734,28 @@ func (c *Client) readResponseTagged(tag, typ string) (startTLS *startTLSCommand,
 			}
 			c.setCaps(caps)
 		case "APPENDUID":
+			// movewizard patch: the UID is a uid-set (RFC 4315 §3), one UID
+			// per message of a MULTIAPPEND; upstream read a single number and
+			// failed on "1:300", dropping the connection.
 			var (
 				uidValidity uint32
-				uid         imap.UID
+				set         string
 			)
-			if !c.dec.ExpectSP() || !c.dec.ExpectNumber(&uidValidity) || !c.dec.ExpectSP() || !c.dec.ExpectUID(&uid) {
+			if !c.dec.ExpectSP() || !c.dec.ExpectNumber(&uidValidity) || !c.dec.ExpectSP() || !c.dec.ExpectAtom(&set) {
 				return nil, fmt.Errorf("in resp-code-apnd: %v", c.dec.Err())
 			}
-			if cmd, ok := cmd.(*AppendCommand); ok {
-				cmd.data.UID = uid
+			uids, err := parseUIDRanges(set)
+			if err != nil {
+				return nil, fmt.Errorf("in resp-code-apnd: %v", err)
+			}
+			switch cmd := cmd.(type) {
+			case *AppendCommand:
+				if uids.count() == 1 {
+					cmd.data.UID = uids[0].start
+				}
 				cmd.data.UIDValidity = uidValidity
+			case *MultiAppendCommand:
+				cmd.uidValidity, cmd.uids = uidValidity, uids
 			}
 		case "COPYUID":
 			if !c.dec.ExpectSP() {
@@ -1141,11 +1153,21 @@ func (ce *commandEncoder) flush() {
 
 // Literal encodes a literal.
 func (ce *commandEncoder) Literal(size int64) io.WriteCloser {
+	return ce.literal(size, false)
+}
+
+// literal encodes a literal, synchronising if forceSync (movewizard patch).
+func (ce *commandEncoder) literal(size int64, forceSync bool) io.WriteCloser {
 	var contReq *imapwire.ContinuationRequest
 	ce.client.mutex.Lock()
 	hasCapLiteralMinus := ce.client.caps.Has(imap.CapLiteralMinus)
+	// movewizard patch: honour LITERAL+ for literals of any size (RFC 7888
+	// §4); upstream sent every literal over 4096 bytes synchronising, one
+	// round trip per big message. caps.Has(LITERAL-) is also true with
+	// LITERAL+, hence the separate check.
+	hasCapLiteralPlus := ce.client.caps.Has(imap.CapLiteralPlus)
 	ce.client.mutex.Unlock()
-	if size > 4096 || !hasCapLiteralMinus {
+	if forceSync || !hasCapLiteralPlus && (size > 4096 || !hasCapLiteralMinus) {
 		contReq = ce.client.registerContReq(ce.cmd)
 	}
 	ce.client.setWriteTimeout(literalWriteTimeout)
