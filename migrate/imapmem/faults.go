@@ -14,10 +14,13 @@ type Faults struct {
 	hung    map[string]bool
 	release chan struct{} // closed by Unhang; replaced afterwards
 	refuse  func(mailbox string, size int64, flags []imap.Flag) *imap.Error
-	alter   func(body []byte) []byte
-	logins  map[string]*loginFault
-	counts  Counts
-	waiting int // commands blocked by Hang right now
+	// refuseCreate: CREATE of a name with one of these characters fails
+	// (RefuseCreate).
+	refuseCreate string
+	alter        func(body []byte) []byte
+	logins       map[string]*loginFault
+	counts       Counts
+	waiting      int // commands blocked by Hang right now
 }
 
 // Counts tells how often the server did something, for tests that assert

@@ -70,6 +70,9 @@ func (sess *session) Create(name string, opts *imap.CreateOptions) error {
 	if err := sess.hang(); err != nil {
 		return err
 	}
+	if err := sess.srv.faults.createAttempt(name, sess.srv.delim); err != nil {
+		return err
+	}
 	var use imap.MailboxAttr
 	if opts != nil && len(opts.SpecialUse) > 0 {
 		use = opts.SpecialUse[0]
