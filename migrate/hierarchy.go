@@ -10,6 +10,10 @@ package migrate
 //   - The personal namespace prefix (RFC 2342) is not a level the user sees.
 //   - No two source folders land on one target folder: that is an error, never
 //     a silent merge, because verification counts messages per folder.
+//   - A name the target refuses to create is created with look-alikes for the
+//     characters servers are known to refuse (mapRefused), under its parent,
+//     never onto another folder's name (unusedName); children follow their
+//     renamed parent (underRenamed).
 
 import (
 	"cmp"
@@ -343,4 +347,129 @@ func levelKey(levels []string) string { return strings.Join(levels, "\x00") }
 // hasAttr compares case-insensitively: attributes are atoms (RFC 3501 §9).
 func hasAttr(attrs []imap.MailboxAttr, want imap.MailboxAttr) bool {
 	return slices.ContainsFunc(attrs, func(a imap.MailboxAttr) bool { return strings.EqualFold(string(a), string(want)) })
+}
+
+// refusedLookAlikes are characters some servers refuse in a folder name,
+// each with the look-alike that stands in for it when the target refused a
+// CREATE. Cyrus 3.6 answers "NO Invalid mailbox name" to any of < > % ; \ /
+// { } | " ! inside a level (with either separator; "/" is the separator
+// itself under unixhierarchysep, so Join already replaced it) and to ^ under
+// unixhierarchysep, where it stores "." as "^". "/" gets Join's look-alike.
+var refusedLookAlikes = map[rune]string{
+	'<':  "\u2039", // ‹ SINGLE LEFT-POINTING ANGLE QUOTATION MARK
+	'>':  "\u203A", // › SINGLE RIGHT-POINTING ANGLE QUOTATION MARK
+	'%':  "\uFF05", // ％ FULLWIDTH PERCENT SIGN
+	';':  "\uFF1B", // ；
+	'\\': "\uFF3C", // ＼
+	'/':  "\u2215", // ∕ DIVISION SLASH, as in lookAlike
+	'{':  "\uFF5B", // ｛
+	'}':  "\uFF5D", // ｝
+	'|':  "\uFF5C", // ｜
+	'"':  "\uFF02", // ＂
+	'!':  "\uFF01", // ！
+	'^':  "\uFF3E", // ＾
+}
+
+// refusedChars lists the characters mapRefused replaces, for messages.
+const refusedChars = `< > % ; \ / { } | " ! ^`
+
+// hasRefusedChar reports whether a level holds a character that some
+// targets refuse in folder names.
+func hasRefusedChar(level string) bool {
+	return strings.ContainsFunc(level, func(r rune) bool { _, ok := refusedLookAlikes[r]; return ok })
+}
+
+// mapRefusedLevel replaces each refused character of a level by its
+// look-alike.
+func mapRefusedLevel(level string) string {
+	var b strings.Builder
+	for _, r := range level {
+		if s, ok := refusedLookAlikes[r]; ok {
+			b.WriteString(s)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// MayBeRefused reports whether a full mailbox name of h has a level with a
+// character that some targets refuse, so that a move may create it under a
+// look-alike name (see mapRefused).
+func (h Hierarchy) MayBeRefused(name string) bool {
+	levels, err := h.Levels(name)
+	return err == nil && slices.ContainsFunc(levels, hasRefusedChar)
+}
+
+// mapRefused is the name to CREATE instead of name, a target name of h that
+// the target refused: the levels below the deepest ancestor that exists
+// (exists says which full names do) get look-alikes for the refused
+// characters, so the folder stays under its parent, and a parent that had
+// to be created with it is mapped too. ok is false when nothing changes.
+// The result depends only on its inputs: a resumed move that asks again
+// gets the same name.
+func (h Hierarchy) mapRefused(name string, exists func(string) bool) (mapped string, ok bool) {
+	levels, err := h.Levels(name)
+	if err != nil || len(levels) == 1 && levels[0] == "INBOX" {
+		return name, false
+	}
+	keep := 0
+	for i := len(levels) - 1; i >= 1; i-- {
+		if exists(h.Join(levels[:i])) {
+			keep = i
+			break
+		}
+	}
+	out := slices.Clone(levels)
+	for i := keep; i < len(out); i++ {
+		out[i] = mapRefusedLevel(out[i])
+	}
+	mapped = h.Join(out)
+	return mapped, mapped != name
+}
+
+// unusedName returns name, or, when taken says another folder has it,
+// name with " (2)", " (3)", ... added to its last level: the first that is
+// free. taken must be true for finitely many names.
+func (h Hierarchy) unusedName(name string, taken func(string) bool) string {
+	if !taken(name) {
+		return name
+	}
+	levels, err := h.Levels(name)
+	if err != nil {
+		levels = []string{name}
+	}
+	last := levels[len(levels)-1]
+	for n := 2; ; n++ {
+		levels[len(levels)-1] = fmt.Sprintf("%s (%d)", last, n)
+		if c := h.Join(levels); !taken(c) {
+			return c
+		}
+	}
+}
+
+// underRenamed rewrites a target name of h whose ancestor was created under
+// another name (renamed maps the planned full name to the created one), so
+// that children follow their renamed parent. The deepest renamed ancestor
+// wins; names without one are returned as they are.
+func (h Hierarchy) underRenamed(name string, renamed map[string]string) string {
+	if h.Delim == 0 || len(renamed) == 0 {
+		return name
+	}
+	levels, err := h.Levels(name)
+	if err != nil {
+		return name
+	}
+	for i := len(levels) - 1; i >= 1; i-- {
+		to, ok := renamed[h.Join(levels[:i])]
+		if !ok {
+			continue
+		}
+		tl, err := h.Levels(to)
+		if err != nil {
+			return name
+		}
+		return h.Join(append(tl, levels[i:]...))
+	}
+	return name
 }

@@ -384,3 +384,132 @@ func FuzzJoinLevels(f *testing.F) {
 		}
 	})
 }
+
+func TestMapRefused(t *testing.T) {
+	slashPrefix := Hierarchy{Delim: '/', Prefix: "INBOX/"}
+	tests := []struct {
+		name     string
+		h        Hierarchy
+		in       string
+		existing []string // besides INBOX
+		want     string
+		ok       bool
+	}{
+		{"markup at top level", dotPrefix, "INBOX.<img src=x onerror=alert(1)>", nil, "INBOX.‹img src=x onerror=alert(1)›", true},
+		{"percent under an existing parent", dotPrefix, "INBOX.Projects.100% done", []string{"INBOX.Projects"}, "INBOX.Projects.100％ done", true},
+		{"quotes", dotPrefix, `INBOX.Projects.Say "hi"`, []string{"INBOX.Projects"}, "INBOX.Projects.Say ＂hi＂", true},
+		{"every character", slashNone, `a<>%;\{}|"!^b`, nil, "a‹›％；＼｛｝｜＂！＾b", true},
+		{"slash inside a dot level", dotPrefix, "INBOX.v1/2", nil, "INBOX.v1∕2", true},
+		{"existing parent keeps its name", dotPrefix, "INBOX.a!.b!", []string{"INBOX.a!"}, "INBOX.a!.b！", true},
+		{"missing parent is mapped too", dotPrefix, "INBOX.a!.b!", nil, "INBOX.a！.b！", true},
+		{"deepest existing ancestor", slashPrefix, "INBOX/a|/b|/c|", []string{"INBOX/a|", "INBOX/a|/b|"}, "INBOX/a|/b|/c｜", true},
+		{"inbox child", slashNone, "INBOX/x;y", nil, "INBOX/x；y", true},
+		{"flat target", flat, "a∕<b>", nil, "a∕‹b›", true},
+		{"nothing to map", dotPrefix, "INBOX.plain", nil, "INBOX.plain", false},
+		{"offending level exists already", dotPrefix, "INBOX.a!.b", []string{"INBOX.a!"}, "INBOX.a!.b", false},
+		{"inbox", dotPrefix, "INBOX", nil, "INBOX", false},
+		{"outside the namespace", dotPrefix, "shared.<x>", nil, "shared.<x>", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exist := func(n string) bool { return n == "INBOX" || slices.Contains(tt.existing, n) }
+			got, ok := tt.h.mapRefused(tt.in, exist)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("mapRefused(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+			}
+			if l, err := tt.h.Levels(got); ok && err == nil && hasRefusedChar(l[len(l)-1]) {
+				t.Errorf("mapRefused(%q) = %q: its own level still has a refused character", tt.in, got)
+			}
+			if again, _ := tt.h.mapRefused(tt.in, exist); again != got {
+				t.Errorf("mapRefused(%q) = %q, then %q: not deterministic", tt.in, got, again)
+			}
+			if ok {
+				gl, err1 := tt.h.Levels(got)
+				il, err2 := tt.h.Levels(tt.in)
+				if err1 != nil || err2 != nil || len(gl) != len(il) {
+					t.Errorf("mapRefused(%q) = %q: levels %q, want as many as %q", tt.in, got, gl, il)
+				}
+			}
+		})
+	}
+}
+
+func TestMayBeRefused(t *testing.T) {
+	for _, tt := range []struct {
+		h    Hierarchy
+		name string
+		want bool
+	}{
+		{slashNone, "Projects/100% done", true},
+		{slashNone, "<img src=x onerror=alert(1)>", true},
+		{slashNone, `Projects/Say "hi"`, true},
+		{slashNone, "Projects/plain", false},
+		{slashNone, "INBOX", false},
+		{dotNone, "v1/2", true}, // "/" inside a level
+		{slashNone, "Q&A*?#~", false},
+		{dotPrefix, "shared.x!", false}, // not a folder of the user's
+	} {
+		if got := tt.h.MayBeRefused(tt.name); got != tt.want {
+			t.Errorf("%+v.MayBeRefused(%q) = %v, want %v", tt.h, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestUnusedName(t *testing.T) {
+	taken := func(names ...string) func(string) bool {
+		return func(n string) bool { return slices.Contains(names, n) }
+	}
+	for _, tt := range []struct {
+		h     Hierarchy
+		name  string
+		taken []string
+		want  string
+	}{
+		{dotPrefix, "INBOX.‹x›", nil, "INBOX.‹x›"},
+		{dotPrefix, "INBOX.‹x›", []string{"INBOX.‹x›"}, "INBOX.‹x› (2)"},
+		{dotPrefix, "INBOX.a.‹x›", []string{"INBOX.a.‹x›", "INBOX.a.‹x› (2)"}, "INBOX.a.‹x› (3)"},
+		{flat, "‹x›", []string{"‹x›"}, "‹x› (2)"},
+	} {
+		if got := tt.h.unusedName(tt.name, taken(tt.taken...)); got != tt.want {
+			t.Errorf("unusedName(%q, taken %q) = %q, want %q", tt.name, tt.taken, got, tt.want)
+		}
+	}
+}
+
+func TestUnderRenamed(t *testing.T) {
+	renamed := map[string]string{"INBOX.<a>": "INBOX.‹a›", "INBOX.<a>.<b>": "INBOX.‹a›.‹b› (2)"}
+	for _, tt := range []struct {
+		h          Hierarchy
+		name, want string
+	}{
+		{dotPrefix, "INBOX.<a>", "INBOX.<a>"}, // the folder itself: not its own child
+		{dotPrefix, "INBOX.<a>.x", "INBOX.‹a›.x"},
+		{dotPrefix, "INBOX.<a>.x.y", "INBOX.‹a›.x.y"},
+		{dotPrefix, "INBOX.<a>.<b>.c", "INBOX.‹a›.‹b› (2).c"}, // the deepest renamed ancestor
+		{dotPrefix, "INBOX.<ab>.c", "INBOX.<ab>.c"},
+		{dotPrefix, "INBOX.other", "INBOX.other"},
+		{flat, "INBOX.<a>.x", "INBOX.<a>.x"},
+	} {
+		if got := tt.h.underRenamed(tt.name, renamed); got != tt.want {
+			t.Errorf("underRenamed(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestParseFolderRename(t *testing.T) {
+	for _, fr := range []FolderRename{
+		{Source: "<img src=x onerror=alert(1)>", Target: "INBOX.‹img src=x onerror=alert(1)›", Reason: `the target refused "INBOX.<img src=x onerror=alert(1)>" (imap: NO Invalid mailbox name)`},
+		{Source: `Projects/Say "hi"`, Target: "INBOX.Projects.Say ＂hi＂", Reason: "x → y: z"},
+		{Source: "a → b", Target: `c": d`, Reason: ""},
+	} {
+		got, ok := ParseFolderRename(fr.Message())
+		if !ok || got != fr {
+			t.Errorf("ParseFolderRename(%q) = %+v, %v; want %+v", fr.Message(), got, ok, fr)
+		}
+	}
+	for _, msg := range []string{"", "moved 3 messages", `"a" -> "b": c`, `"a" → b`} {
+		if got, ok := ParseFolderRename(msg); ok {
+			t.Errorf("ParseFolderRename(%q) = %+v, want not ok", msg, got)
+		}
+	}
+}
