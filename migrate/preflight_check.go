@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,15 +85,47 @@ func CheckMove(ctx context.Context, cfg *Config, dir Directory, uid, target stri
 			c.errorf("Cannot move from %s to %s: %s.", src.Name, dst.Name, why)
 		}
 	}
-	if err := c.measureSource(ctx, src); err != nil {
+	odd, err := c.measureSource(ctx, src)
+	if err != nil {
 		c.errorf("Source %s: %v.", src.Name, err)
 	}
 	if dst.Name != "" && src.Name != dst.Name {
 		if err := c.checkTarget(ctx, dst); err != nil {
 			c.errorf("Target %s: %v.", dst.Name, err)
 		}
+		if w := renameWarning(odd); w != "" {
+			c.Warnings = append(c.Warnings, w)
+		}
 	}
 	return c
+}
+
+// maxRenameNames bounds the folder names one rename warning lists.
+const maxRenameNames = 5
+
+// renameWarning tells the admin which folders may get another name on the
+// target. IMAP has no way to ask a server which names it accepts, so this
+// is the list of names with characters some servers are known to refuse;
+// the move finds out at the CREATE, renames what is refused, and records
+// each rename.
+func renameWarning(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	quoted := make([]string, 0, maxRenameNames)
+	for _, n := range names[:min(len(names), maxRenameNames)] {
+		quoted = append(quoted, strconv.Quote(n))
+	}
+	list := strings.Join(quoted, ", ")
+	if more := len(names) - len(quoted); more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	what := "1 folder name has"
+	if len(names) > 1 {
+		what = fmt.Sprintf("%d folder names have", len(names))
+	}
+	return fmt.Sprintf("%s characters that some servers refuse (%s; e.g. Cyrus), so they may be renamed with look-alike characters on the target, and the report will say so: %s.",
+		what, refusedChars, list)
 }
 
 func homeAttr(cfg *Config) string {
@@ -104,16 +137,22 @@ func homeAttr(cfg *Config) string {
 
 // measureSource logs in as the user and adds up messages and bytes of the
 // personal folders: STATUS (MESSAGES SIZE) where the server has STATUS=SIZE
-// (RFC 8438), else EXAMINE and the sum of RFC822.SIZE.
-func (c *MoveCheck) measureSource(ctx context.Context, s ServerConfig) error {
+// (RFC 8438), else EXAMINE and the sum of RFC822.SIZE. It returns the
+// folder names that a target may refuse (Hierarchy.MayBeRefused).
+func (c *MoveCheck) measureSource(ctx context.Context, s ServerConfig) (odd []string, err error) {
 	sc, err := dial(ctx, s, c.UID)
 	if err != nil {
-		return loginProblem(ctx, err)
+		return nil, loginProblem(ctx, err)
 	}
 	defer sc.Close()
 	boxes, err := listFolders(sc)
 	if err != nil {
-		return ctxErr(ctx, err)
+		return nil, ctxErr(ctx, err)
+	}
+	for _, b := range boxes {
+		if !hasAttr(b.Attrs, imap.MailboxAttrNonExistent) && sc.h.MayBeRefused(b.Mailbox) {
+			odd = append(odd, b.Mailbox)
+		}
 	}
 	withSize := sc.caps.Has(imap.CapStatusSize)
 	for _, b := range boxes {
@@ -122,14 +161,14 @@ func (c *MoveCheck) measureSource(ctx context.Context, s ServerConfig) error {
 		}
 		msgs, size, err := folderSize(sc, b.Mailbox, withSize)
 		if err != nil {
-			return ctxErr(ctx, err)
+			return odd, ctxErr(ctx, err)
 		}
 		c.Folders++
 		c.Messages += msgs
 		c.Bytes += size
 	}
 	c.Measured = true
-	return nil
+	return odd, nil
 }
 
 func folderSize(sc *conn, name string, withSize bool) (msgs, size int64, err error) {
