@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate"
 )
 
 // jobReport is what a job did, per mailbox, for the admin's records and
@@ -49,6 +50,15 @@ type reportMove struct {
 	DurationSeconds float64         `json:"duration_seconds"`
 	Error           string          `json:"error,omitempty"`
 	SkippedItems    []reportSkipped `json:"skipped_items"`
+	RenamedFolders  []reportRename  `json:"renamed_folders"`
+}
+
+// reportRename is a folder the target has under another name than the
+// source's (it refused the name), so the user knows where to look.
+type reportRename struct {
+	Source string `json:"source_folder"`
+	Target string `json:"target_folder"`
+	Reason string `json:"reason"`
 }
 
 type reportSkipped struct {
@@ -105,12 +115,34 @@ func (s *Server) buildJobReport(ctx context.Context, id int64) (jobReport, error
 			rm.SkippedItems = append(rm.SkippedItems, reportSkipped{Folder: it.Folder, UID: it.UID,
 				MessageID: it.MessageID, Subject: it.Subject, Date: reportTime(it.Date), Size: it.Size, Error: it.Error})
 		}
+		if rm.RenamedFolders, err = s.reportRenames(ctx, m.ID); err != nil {
+			return jobReport{}, err
+		}
 		rep.Mailboxes = append(rep.Mailboxes, rm)
 		if c, ok := s.clientChange(m); ok {
 			rep.ClientSettings = append(rep.ClientSettings, c)
 		}
 	}
 	return rep, nil
+}
+
+// reportRenames lists the folders a move created on the target under
+// another name, from its events.
+func (s *Server) reportRenames(ctx context.Context, moveID int64) ([]reportRename, error) {
+	events, err := s.DB.Events(ctx, moveID)
+	if err != nil {
+		return nil, fmt.Errorf("events of move %d: %w", moveID, err)
+	}
+	out := []reportRename{}
+	for _, e := range events {
+		if e.Kind != migrate.EventFolderRenamed {
+			continue
+		}
+		if fr, ok := migrate.ParseFolderRename(e.Message); ok {
+			out = append(out, reportRename{Source: fr.Source, Target: fr.Target, Reason: fr.Reason})
+		}
+	}
+	return out, nil
 }
 
 // clientChange says whether a moved user's mail clients must change

@@ -9,13 +9,14 @@ import (
 )
 
 // reportCSVHeader is the one header of the CSV report. Every row says in
-// "record" what it is (mailbox, skipped, client-settings), so one sheet
-// holds all three and a spreadsheet's filter separates them.
+// "record" what it is (mailbox, skipped, folder-renamed, client-settings),
+// so one sheet holds them all and a spreadsheet's filter separates them.
 var reportCSVHeader = []string{"record", "uid", "outcome", "source", "target",
 	"messages_copied", "messages_total", "bytes_copied", "bytes_total", "skipped",
 	"started_at", "finished_at", "duration_seconds", "error",
 	"folder", "message_uid", "message_id", "subject", "date", "size",
-	"old_server", "old_address", "new_server", "new_address"}
+	"old_server", "old_address", "new_server", "new_address",
+	"target_folder", "reason"}
 
 // utf8BOM makes Excel read the file as UTF-8 (folder names and subjects
 // are often not ASCII); other spreadsheets ignore it.
@@ -69,6 +70,12 @@ func writeReportCSV(buf *bytes.Buffer, rep jobReport) error {
 			write(map[string]string{"record": "skipped", "uid": m.UID, "source": m.Source, "target": m.Target,
 				"error": it.Error, "folder": it.Folder, "message_uid": strconv.FormatUint(uint64(it.UID), 10),
 				"message_id": it.MessageID, "subject": it.Subject, "date": it.Date, "size": itoa64(it.Size)})
+		}
+	}
+	for _, m := range rep.Mailboxes {
+		for _, r := range m.RenamedFolders {
+			write(map[string]string{"record": "folder-renamed", "uid": m.UID, "source": m.Source, "target": m.Target,
+				"folder": r.Source, "target_folder": r.Target, "reason": r.Reason})
 		}
 	}
 	for _, c := range rep.ClientSettings {
