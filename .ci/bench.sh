@@ -1,29 +1,51 @@
 #!/usr/bin/env bash
 # bench.sh: move the ../shared/bench corpus with movewizard and with Dovecot's
-# own dsync (doveadm backup via imapc) on the same servers in the same run,
-# verify both byte for byte, and print msgs/s, MB/s and peak RSS.
-# Env: N users (20), M messages per user (300), P parallel moves (4),
-# DIR server state (/tmp/mw-bench), BENCH (../shared/bench).
+# own dsync (doveadm backup via imapc) on the same servers in the same run, at
+# each parallelism in PS, verify every copy byte for byte, and print msgs/s,
+# MB/s, peak RSS, CPU per message and the movewizard/doveadm speed ratio.
+# Exits 1 if any copy fails verification or a move fails.
+#
+# Env: N users (20), M messages per user (300), PS parallelisms ("1 4"),
+# FSYNC_NEVER=1 adds both tools with the target writing mail_fsync=never,
+# DIR server state (/tmp/mw-bench, wiped), BENCH (../shared/bench).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-$ROOT/../shared/bench}
 DIR=${DIR:-/tmp/mw-bench}
-N=${N:-20} M=${M:-300} P=${P:-4}
-export DIR N
+N=${N:-20} M=${M:-300} PS=${PS:-"1 4"} FSYNC_NEVER=${FSYNC_NEVER:-0}
+export DIR N BENCH
+case $DIR in /tmp/?*) ;; *) echo "DIR must be under /tmp (it is wiped)" >&2; exit 2 ;; esac
 
 "$BENCH/servers.sh" stop "$DIR" >/dev/null 2>&1 || true
 rm -rf "$DIR"; mkdir -p "$DIR"
-N=$N "$BENCH/servers.sh" start "$DIR"
+
+# Build before minutes of seeding. Other engineers edit this tree while the
+# bench runs: a tree that does not compile at this moment is retried.
+for try in 1 2 3 4 5; do
+  if (cd "$ROOT" && go build -o "$DIR/movewizard" ./cmd/movewizard); then break; fi
+  if [ "$try" = 5 ]; then echo "go build failed 5 times" >&2; exit 1; fi
+  echo "go build failed (try $try); retrying in 60s" >&2; sleep 60
+done
+dirty=$(git -C "$ROOT" status --porcelain --untracked-files=no | grep -q . && echo "+uncommitted" || true)
+echo "bench: movewizard at $(git -C "$ROOT" rev-parse --short HEAD)$dirty, load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+"$BENCH/servers.sh" start "$DIR" >/dev/null
 trap '"$BENCH/servers.sh" stop "$DIR" >/dev/null 2>&1 || true' EXIT
-"$BENCH/seed.py" --users "$N" --msgs-per-user "$M"
+ulist() { seq -f 'user%03g' "$1" "$2" | paste -sd,; }  # FROM TO -> user001,user002,...
+MAIN_USERS=$(ulist 1 "$N")
+"$BENCH/seed.py" --users "$N" --msgs-per-user "$M" | tail -n 1
 "$BENCH/verify.py" manifest --server src --users "$N" --out "$DIR/src-manifest.json"
-read -r MSGS BYTES < <("$BENCH/verify.py" totals --manifest "$DIR/src-manifest.json" --users "$N")
 
-# Baseline: doveadm backup, P at a time (its script resets dst and verifies).
-/usr/bin/time -f "%M" -o "$DIR/doveadm.rss" "$BENCH/baseline-doveadm.sh" "$P" | tee "$DIR/doveadm.txt"
+# baseline-doveadm.sh runs one doveadm per user. This wrapper, first on its
+# PATH, records each doveadm's own peak RSS and CPU: timing the whole script
+# would also count verify.py, which run_baseline runs inside it.
+mkdir -p "$DIR/bin"
+cat >"$DIR/bin/doveadm" <<EOF
+#!/bin/sh
+exec /usr/bin/time -f '%M %U %S' -o "\$(mktemp "$DIR/dvtime/XXXXXX")" $(command -v doveadm) "\$@"
+EOF
+chmod +x "$DIR/bin/doveadm"
 
-# movewizard: same servers, dst reset, keep the source so the run can repeat.
-go build -o "$DIR/movewizard" "$ROOT/cmd/movewizard"
 cat >"$DIR/mw.toml" <<TOML
 database = "$DIR/mw.db"
 [directory]
@@ -46,38 +68,115 @@ login = "master-user"
 admin_user = "admin"
 admin_password = "adminpw"
 TOML
-# mw_run TAG: reset dst, move every user, verify, print a RESULT line.
+
+FAILS=0  # runs whose copy failed verification (or whose move failed)
+: >"$DIR/bench.tsv"  # one row per run, for the ratio lines and the final table
+
+# dv_run P VARIANT DOVEADM_OPTS: doveadm backup of the main users, P at a time
+# (baseline-doveadm.sh resets dst, times to a final sync and verifies); prints
+# its RESULT line with peak RSS and CPU added, and a CPU line.
+dv_run() {
+  local p=$1 variant=$2 out=$DIR/doveadm-$2-P$1.txt line rss cpu
+  rm -rf "$DIR/dvtime"; mkdir -p "$DIR/dvtime"
+  PATH="$DIR/bin:$PATH" DOVEADM_OPTS=$3 TAG="-$variant" "$BENCH/baseline-doveadm.sh" "$p" >"$out"
+  line=$(grep '^RESULT' "$out" | sed "s/tool=doveadm-$variant /tool=doveadm($variant) /")
+  # /usr/bin/time writes "Command exited with non-zero status" before the numbers
+  read -r rss cpu < <(cat "$DIR"/dvtime/* | awk '/^[0-9]/ { if ($1 > m) m = $1; c += $2 + $3 } END { print m + 0, c + 0 }')
+  python3 - "$line" "$rss" "$cpu" "$DIR/bench.tsv" <<'PY'
+import re, sys
+line, rss, cpu, tsv = sys.argv[1:]
+kv = dict(re.findall(r"(\S+?)=(\S+)", line))
+rss, cpu, msgs = int(rss) / 1024, float(cpu), int(kv["msgs"])
+print("%s peakRSS(largest process)=%.0fMB cpu/msg=%.2fms" % (line, rss, cpu * 1000 / msgs))
+print("CPU tool=%s P=%s user+sys=%.1fs cpu/msg=%.2fms (doveadm processes; they also write the "
+      "target's maildir)" % (kv["tool"], kv["P"], cpu, cpu * 1000 / msgs))
+with open(tsv, "a") as fh:
+    fh.write("\t".join([kv["tool"], kv["P"], kv["msgs/s"], kv["MB/s"], "%.0f" % rss,
+                        "%.2f" % (cpu * 1000 / msgs), kv["verify"]]) + "\n")
+PY
+  case $line in *verify=PASS*) ;; *) FAILS=$((FAILS + 1)); grep -m3 FAIL "$DIR/logs/doveadm-$variant-P$p/verify.txt" >&2 || true ;; esac
+}
+
+# home_on_src USERS: point the users' mailHost at src again (a previous run
+# moved them, and movewizard skips users already homed on the target).
+home_on_src() {
+  tr , '\n' <<<"$1" | while read -r u; do
+    printf 'dn: uid=%s,ou=people,dc=example,dc=org\nchangetype: modify\nreplace: mailHost\nmailHost: src.example.org\n\n' "$u"
+  done | ldapmodify -x -H ldap://127.0.0.1:3389 -D cn=admin,dc=example,dc=org -w adminpw >/dev/null
+}
+
+# mw_run VARIANT P USERS MANIFEST [verify args]: reset dst, move USERS with
+# movewizard at -parallel P (keeping the source, so the next run can repeat),
+# verify against MANIFEST; prints RESULT and CPU lines.
 mw_run() {
-  local tag=$1
+  local variant=$1 p=$2 users=$3 manifest=$4; shift 4
+  local log=$DIR/mw-$variant-P$p t0 t1 rc=0 verdict=PASS rss usr sys msgs bytes
   "$BENCH/servers.sh" reset-dst "$DIR" >/dev/null
-  if [ "$tag" = fsync-never ]; then
-    # doveadm writes with mail_fsync=never (baseline-doveadm.sh); give the
-    # target IMAP server the same setting for a like-for-like number.
+  if [ "$variant" = dst-fsync-never ]; then
+    # doveadm's fsync-never variant writes with mail_fsync=never; give the
+    # target IMAP server the same setting for a like-for-like number
+    # (reset-dst rewrites the config, so the next run has the default again).
     echo "mail_fsync = never" >>"$DIR/dst/dovecot.conf"
     kill -HUP "$(cat "$DIR/dst/run/master.pid")"; sleep 1
   fi
   rm -f "$DIR/mw.db"*
-  # Home everyone on src again (a previous run moved them).
-  for i in $(seq 1 "$N"); do
-    printf 'dn: uid=user%03d,ou=people,dc=example,dc=org\nchangetype: modify\nreplace: mailHost\nmailHost: src.example.org\n\n' "$i"
-  done | ldapmodify -x -H ldap://127.0.0.1:3389 -D cn=admin,dc=example,dc=org -w adminpw >/dev/null
-  USERS=$(seq -f 'user%03g' 1 "$N" | paste -sd,)
-  sync
+  home_on_src "$users"
+  sync  # keep the writeback of the previous run (and the wipe) out of this timing
   t0=$(date +%s.%N)
-  /usr/bin/time -f '%M' -o "$DIR/mw.rss" "$DIR/movewizard" move -config "$DIR/mw.toml" -target dst \
-    -users "$USERS" -parallel "$P" -keep-source >"$DIR/mw-$tag.log"
-  sync
+  /usr/bin/time -f '%M %U %S' -o "$log.time" "$DIR/movewizard" move -config "$DIR/mw.toml" \
+    -target dst -users "$users" -parallel "$p" -keep-source >"$log.log" 2>&1 || rc=$?
+  sync  # until the copy is on disk, as for doveadm
   t1=$(date +%s.%N)
-  verdict=PASS
-  "$BENCH/verify.py" check --manifest "$DIR/src-manifest.json" --server dst --users "$N" >"$DIR/mw-verify-$tag.txt" 2>&1 || verdict=FAIL
-  python3 - "$t0" "$t1" "$MSGS" "$BYTES" "$(cat "$DIR/mw.rss")" "$verdict" "$P" "$N" "$tag" <<'PY'
+  "$BENCH/verify.py" check --manifest "$manifest" --server dst --users "$users" "$@" \
+    >"$log.verify" 2>&1 || verdict=FAIL
+  if [ "$rc" != 0 ]; then verdict="FAIL(exit=$rc)"; tail -n 5 "$log.log" >&2; fi
+  [ "$verdict" = PASS ] || { FAILS=$((FAILS + 1)); grep -m3 FAIL "$log.verify" >&2 || true; }
+  read -r rss usr sys < <(grep '^[0-9]' "$log.time" | tail -n 1)
+  read -r msgs bytes < <("$BENCH/verify.py" totals --manifest "$manifest" --users "$users")
+  python3 - "$variant" "$p" "$users" "$msgs" "$bytes" "$t0" "$t1" "$rss" "$usr" "$sys" "$verdict" \
+    "$DIR/bench.tsv" <<'PY'
 import sys
-t0, t1, msgs, nbytes, rss, verdict, p, n, tag = sys.argv[1:]
-wall = float(t1) - float(t0); mb = int(nbytes) / 1e6
-print("RESULT tool=movewizard(%s) P=%s users=%s msgs=%s MB=%.1f wall=%.1fs msgs/s=%.1f MB/s=%.2f peakRSS=%.0fMB verify=%s"
-      % (tag, p, n, msgs, mb, wall, int(msgs) / wall, mb / wall, int(rss) / 1024, verdict))
+variant, p, users, msgs, nbytes, t0, t1, rss, usr, sys_, verdict, tsv = sys.argv[1:]
+wall, msgs, mb = float(t1) - float(t0), int(msgs), int(nbytes) / 1e6
+rss, cpu = int(rss) / 1024, float(usr) + float(sys_)
+tool = "movewizard(%s)" % variant
+print("RESULT tool=%s P=%s users=%d msgs=%d MB=%.1f wall=%.1fs msgs/s=%.1f MB/s=%.2f peakRSS=%.0fMB "
+      "verify=%s cpu/msg=%.2fms" % (tool, p, len(users.split(",")), msgs, mb, wall, msgs / wall,
+                                    mb / wall, rss, verdict, cpu * 1000 / msgs))
+print("CPU tool=%s P=%s user=%.1fs sys=%.1fs cpu/msg=%.2fms" % (tool, p, float(usr), float(sys_),
+                                                              cpu * 1000 / msgs))
+with open(tsv, "a") as fh:
+    fh.write("\t".join([tool, p, "%.1f" % (msgs / wall), "%.2f" % (mb / wall), "%.0f" % rss,
+                        "%.2f" % (cpu * 1000 / msgs), verdict]) + "\n")
 PY
 }
-mw_run dst-default-fsync
-mw_run fsync-never
-echo "$(grep RESULT "$DIR/doveadm.txt") peakRSS(largest process)=$(( $(cat "$DIR/doveadm.rss") / 1024 ))MB"
+
+VARIANTS=dst-default-fsync
+if [ "$FSYNC_NEVER" = 1 ]; then VARIANTS="$VARIANTS dst-fsync-never"; fi
+for p in $PS; do
+  for v in $VARIANTS; do
+    opts=""  # doveadm with the target's default mail_fsync
+    if [ "$v" = dst-fsync-never ]; then opts="-o mail_fsync=never"; fi
+    dv_run "$p" "$v" "$opts"
+    mw_run "$v" "$p" "$MAIN_USERS" "$DIR/src-manifest.json"
+  done
+done
+
+# Ratio lines per P (and variant), then a short table of every run.
+python3 - "$DIR/bench.tsv" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+speed = {(r[0], r[1]): float(r[2]) for r in rows}
+for tool, p in speed:
+    if tool.startswith("movewizard(") and ("doveadm" + tool[10:], p) in speed:
+        variant = tool[11:-1]
+        label = "" if variant == "dst-default-fsync" else " (%s)" % variant
+        print("RATIO P=%s%s movewizard/doveadm msgs/s = %.2f"
+              % (p, label, speed[tool, p] / speed["doveadm" + tool[10:], p]))
+fmt = "%-34s %3s %9s %8s %12s %11s  %s"
+print(fmt % ("tool", "P", "msgs/s", "MB/s", "peakRSS MiB", "cpu/msg ms", "verify"))
+for r in rows:
+    print(fmt % tuple(r))
+PY
+echo "load at end $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$FAILS" -gt 0 ]; then echo "FAIL: $FAILS run(s) did not verify" >&2; exit 1; fi
