@@ -3,18 +3,26 @@
 # own dsync (doveadm backup via imapc) on the same servers in the same run, at
 # each parallelism in PS, verify every copy byte for byte, and print msgs/s,
 # MB/s, peak RSS, CPU per message and the movewizard/doveadm speed ratio.
-# Exits 1 if any copy fails verification or a move fails.
+# Then a memory case: BIG_USERS mailboxes holding one BIG_MIB MiB message each
+# (plus 3 small ones), moved all at once, and movewizard's peak RSS against
+# its 64 MiB goal. Exits 1 if any copy fails verification or a move fails.
 #
 # Env: N users (20), M messages per user (300), PS parallelisms ("1 4"),
 # FSYNC_NEVER=1 adds both tools with the target writing mail_fsync=never,
-# DIR server state (/tmp/mw-bench, wiped), BENCH (../shared/bench).
+# BIG=0 skips the memory case, BIG_USERS (30; -parallel allows at most 30),
+# BIG_MIB (50), DIR server state (/tmp/mw-bench, wiped), BENCH (../shared/bench).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-$ROOT/../shared/bench}
 DIR=${DIR:-/tmp/mw-bench}
 N=${N:-20} M=${M:-300} PS=${PS:-"1 4"} FSYNC_NEVER=${FSYNC_NEVER:-0}
+BIG=${BIG:-1} BIG_USERS=${BIG_USERS:-30} BIG_MIB=${BIG_MIB:-50}
+RSS_GOAL_MIB=64
 export DIR N BENCH
 case $DIR in /tmp/?*) ;; *) echo "DIR must be under /tmp (it is wiped)" >&2; exit 2 ;; esac
+if [ "$BIG" = 1 ] && { [ "$BIG_USERS" -lt 1 ] || [ "$BIG_USERS" -gt 30 ]; }; then
+  echo "BIG_USERS must be 1..30 (movewizard move -parallel's range)" >&2; exit 2
+fi
 
 "$BENCH/servers.sh" stop "$DIR" >/dev/null 2>&1 || true
 rm -rf "$DIR"; mkdir -p "$DIR"
@@ -29,7 +37,11 @@ done
 dirty=$(git -C "$ROOT" status --porcelain --untracked-files=no | grep -q . && echo "+uncommitted" || true)
 echo "bench: movewizard at $(git -C "$ROOT" rev-parse --short HEAD)$dirty, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$BENCH/servers.sh" start "$DIR" >/dev/null
+# The memory case uses its own users, user(N+1)..user(N+BIG_USERS), so the
+# main corpus and the big mailboxes never mix: start that many users.
+NS=$N
+if [ "$BIG" = 1 ]; then NS=$((N + BIG_USERS)); fi
+N=$NS "$BENCH/servers.sh" start "$DIR" >/dev/null
 trap '"$BENCH/servers.sh" stop "$DIR" >/dev/null 2>&1 || true' EXIT
 ulist() { seq -f 'user%03g' "$1" "$2" | paste -sd,; }  # FROM TO -> user001,user002,...
 MAIN_USERS=$(ulist 1 "$N")
@@ -48,6 +60,8 @@ chmod +x "$DIR/bin/doveadm"
 
 cat >"$DIR/mw.toml" <<TOML
 database = "$DIR/mw.db"
+# the memory case runs 30 moves at once; no per-server max_parallel (no cap)
+max_parallel = 30
 [directory]
 url = "ldap://127.0.0.1:3389"
 bind_dn = "cn=admin,dc=example,dc=org"
@@ -111,7 +125,8 @@ home_on_src() {
 mw_run() {
   local variant=$1 p=$2 users=$3 manifest=$4; shift 4
   local log=$DIR/mw-$variant-P$p t0 t1 rc=0 verdict=PASS rss usr sys msgs bytes
-  "$BENCH/servers.sh" reset-dst "$DIR" >/dev/null
+  # reset-dst rewrites dst's user list from N: give it the big case's users too
+  N=$NS "$BENCH/servers.sh" reset-dst "$DIR" >/dev/null
   if [ "$variant" = dst-fsync-never ]; then
     # doveadm's fsync-never variant writes with mail_fsync=never; give the
     # target IMAP server the same setting for a like-for-like number
@@ -161,6 +176,21 @@ for p in $PS; do
     mw_run "$v" "$p" "$MAIN_USERS" "$DIR/src-manifest.json"
   done
 done
+
+if [ "$BIG" = 1 ]; then
+  # Memory case: every mailbox has one big message, all moved at once, so
+  # the peak RSS shows whether movewizard streams messages or buffers them.
+  BIG_LIST=$(ulist $((N + 1)) $((N + BIG_USERS)))
+  "$ROOT/.ci/bench-seed-big.py" --users "$BIG_LIST" --mib "$BIG_MIB"
+  # verify.py holds a FETCH batch in memory: small batches for 50 MiB messages
+  "$BENCH/verify.py" manifest --server src --users "$BIG_LIST" --out "$DIR/big-manifest.json" -j 2 --batch 2
+  mw_run "big-${BIG_MIB}MiB" "$BIG_USERS" "$BIG_LIST" "$DIR/big-manifest.json" -j 2 --batch 2
+  rss_kb=$(grep '^[0-9]' "$DIR/mw-big-${BIG_MIB}MiB-P$BIG_USERS.time" | tail -n 1 | cut -d' ' -f1)
+  awk -v kb="$rss_kb" -v n="$BIG_USERS" -v mib="$BIG_MIB" -v goal="$RSS_GOAL_MIB" 'BEGIN {
+    r = kb / 1024
+    printf "RSS movewizard %d mailboxes x %s MiB message, -parallel %d: peak %.1f MiB (goal <= %d MiB: %s)\n",
+      n, mib, n, r, goal, (r <= goal ? "met" : "MISSED") }'
+fi
 
 # Ratio lines per P (and variant), then a short table of every run.
 python3 - "$DIR/bench.tsv" <<'PY'
