@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/movewizard/movewizard/db"
 )
 
 // errShortLiteral: a connection dropped inside a FETCH literal reads as a
@@ -56,8 +57,15 @@ func permanent(err error) error { return &permanentError{err: err} }
 // they cannot be told apart by errors.Is; anything that is not an IMAP
 // status response and not one of our own verdicts counts). Such failures
 // are retried on a fresh connection and never count as bad items.
+//
+// A failure of the local job store (db.IsStoreError: a full disk, a locked
+// or closed database) is not one: no connection is involved, and a move
+// that cannot record its checkpoints must stop, not retry.
 func isConnLoss(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if db.IsStoreError(err) {
 		return false
 	}
 	var ae *abandonError

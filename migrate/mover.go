@@ -105,6 +105,13 @@ func (mv *Mover) Run(ctx context.Context, job db.Job, m db.Move) (db.Move, error
 			return r.m, ctx.Err()
 		}
 		r.closeConns()
+		if db.IsStoreError(err) {
+			// The job store failed (full disk, locked or closed database):
+			// retrying cannot help and recording the failure would fail
+			// too. The move stays as last committed, resumable.
+			r.log.Error("move stopped: the job store failed", "phase", r.m.Phase, "err", err)
+			return r.m, fmt.Errorf("job store: %w", err)
+		}
 		if cancelled, _ := mv.DB.CancelRequested(ctx, r.m.ID); cancelled || errors.Is(err, errCancelled) {
 			return r.finishAbandoned(ctx, db.MoveCancelled, "cancelled")
 		}
