@@ -21,6 +21,8 @@ type Faults struct {
 	logins       map[string]*loginFault
 	counts       Counts
 	waiting      int // commands blocked by Hang right now
+	// mailboxCounts: see MailboxCounts (mailboxcounts.go).
+	mailboxCounts map[mailboxKey]MailboxCounts
 }
 
 // Counts tells how often the server did something, for tests that assert

@@ -23,6 +23,13 @@ func (sess *session) Select(name string, opts *imap.SelectOptions) (*imap.Select
 	if err := sess.hang(); err != nil {
 		return nil, err
 	}
+	sess.srv.faults.countMailbox(sess.user.name, name, func(c *MailboxCounts) {
+		if opts.ReadOnly {
+			c.Examines++
+		} else {
+			c.Selects++
+		}
+	})
 	mb, err := sess.user.mailbox(name)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,9 @@ type Options struct {
 	// and Dovecot's with the fs layout). Use '.' to look like Dovecot's
 	// maildir layout or Cyrus.
 	Delimiter rune
+	// NoStatusSize leaves STATUS=SIZE (RFC 8438) out of the capabilities,
+	// like servers that cannot tell a mailbox's size without a FETCH.
+	NoStatusSize bool
 }
 
 // Server is an in-memory IMAP server. The zero value is not usable; call New.
@@ -79,23 +82,27 @@ func New(opts Options) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	caps := imap.CapSet{
+		imap.CapIMAP4rev1:        {},
+		imap.CapNamespace:        {},
+		imap.CapUIDPlus:          {},
+		imap.CapListExtended:     {},
+		imap.CapListStatus:       {},
+		imap.CapMove:             {},
+		imap.CapStatusSize:       {},
+		imap.CapChildren:         {},
+		imap.CapSpecialUse:       {},
+		imap.CapCreateSpecialUse: {},
+		imap.CapLiteralPlus:      {},
+	}
+	if opts.NoStatusSize {
+		delete(caps, imap.CapStatusSize)
+	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return s.newSession(c), nil, nil
 		},
-		Caps: imap.CapSet{
-			imap.CapIMAP4rev1:        {},
-			imap.CapNamespace:        {},
-			imap.CapUIDPlus:          {},
-			imap.CapListExtended:     {},
-			imap.CapListStatus:       {},
-			imap.CapMove:             {},
-			imap.CapStatusSize:       {},
-			imap.CapChildren:         {},
-			imap.CapSpecialUse:       {},
-			imap.CapCreateSpecialUse: {},
-			imap.CapLiteralPlus:      {},
-		},
+		Caps:   caps,
 		Logger: printfLogger{s.log},
 		// Loopback test and demo server: plain-text auth without TLS is the
 		// point, there is no network to protect.

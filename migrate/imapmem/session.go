@@ -153,6 +153,7 @@ func (sess *session) Status(name string, opts *imap.StatusOptions) (*imap.Status
 	if err := sess.hang(); err != nil {
 		return nil, err
 	}
+	sess.srv.faults.countMailbox(sess.user.name, name, func(c *MailboxCounts) { c.Statuses++ })
 	mb, err := sess.user.mailbox(name)
 	if err != nil {
 		return nil, err
