@@ -104,7 +104,10 @@ func (r *run) removeFolder(ctx context.Context, sc *conn, f *db.Folder) (int, er
 				}
 			}
 		}
-		if err := expungeUIDs(sc, f.Source, del); err != nil {
+		// Expunged under the SELECT whose UIDVALIDITY was checked above:
+		// selecting again would cost a round trip and let the folder be
+		// re-created in between, its UIDs naming other messages.
+		if err := expungeSelected(sc, f.Source, del); err != nil {
 			return 0, err
 		}
 		if err := unselect(sc); err != nil {
@@ -123,6 +126,31 @@ func (r *run) removeFolder(ctx context.Context, sc *conn, f *db.Folder) (int, er
 		}
 	}
 	return left, nil
+}
+
+// expungeSelected removes exactly these messages from mailbox, which c has
+// selected read-write (RFC 4315 UID EXPUNGE, so nothing else flagged
+// \Deleted by the user is touched). expungeUIDs is the same with its own
+// SELECT.
+func expungeSelected(c *conn, mailbox string, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	if !c.caps.Has(imap.CapUIDPlus) {
+		return fmt.Errorf("%s has no UIDPLUS: cannot remove single messages from %q safely", c.server.Name, mailbox)
+	}
+	var set imap.UIDSet
+	for _, u := range uids {
+		set.AddNum(imap.UID(u))
+	}
+	if err := c.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true,
+		Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		return fmt.Errorf("flag deleted in %q: %w", mailbox, err)
+	}
+	if err := c.c.UIDExpunge(set).Close(); err != nil {
+		return fmt.Errorf("expunge in %q: %w", mailbox, err)
+	}
+	return nil
 }
 
 // cleanupTarget undoes a move that is abandoned or cancelled before the

@@ -1,0 +1,70 @@
+package migrate_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/imapmem"
+)
+
+// seedRepeat fills alice's source with two folders with mail and one
+// without, and returns the messages and bytes seeded.
+func seedRepeat(t *testing.T, e *memEnv) (msgs, bytes int64) {
+	t.Helper()
+	var seed []seedMsg
+	for i := 0; i < 6; i++ {
+		seed = append(seed, msg("INBOX", "hello", i))
+	}
+	for i := 0; i < 4; i++ {
+		seed = append(seed, msg("Archive", "old", i))
+	}
+	e.seed(t, "alice", seed)
+	if err := e.src.CreateMailbox("alice", "Empty", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range seed {
+		msgs++
+		bytes += int64(len(m.body))
+	}
+	return msgs, bytes
+}
+
+func examined(c imapmem.MailboxCounts) int { return c.Selects + c.Examines }
+
+// leftOn counts the messages a folder still holds (0 when it was removed).
+func leftOn(t *testing.T, s *imapmem.Server, user, folder string) int {
+	t.Helper()
+	msgs, err := s.Messages(user, folder)
+	if errors.Is(err, imapmem.ErrNotFound) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(msgs)
+}
+
+// TestRemovalSelectsEachFolderOnce: removing the source content SELECTs
+// each folder once (its UIDVALIDITY check and the UID EXPUNGE share it).
+// Nothing else of a move SELECTs the source read-write.
+func TestRemovalSelectsEachFolderOnce(t *testing.T) {
+	e := newMemEnv(t, '/', '/', "alice")
+	seedRepeat(t, e)
+	m := e.move(t, context.Background(), "alice", db.Job{})
+	if m.State != db.MoveDone {
+		t.Fatalf("move = %s (%s), want done", m.State, m.Error)
+	}
+	counts := e.src.Faults().MailboxCounts("alice")
+	for _, f := range []string{"INBOX", "Archive", "Empty"} {
+		if got := counts[f].Selects; got != 1 {
+			t.Errorf("source %q: %d SELECTs, want 1", f, got)
+		}
+	}
+	for _, f := range []string{"INBOX", "Archive"} {
+		if n := leftOn(t, e.src, "alice", f); n != 0 {
+			t.Errorf("source %q still holds %d messages", f, n)
+		}
+	}
+}
