@@ -34,6 +34,10 @@ type MoveCheck struct {
 	Measured   bool     // Messages and Bytes were read from the source
 	Errors     []string // problems that make the move fail
 	Warnings   []string // things the admin should know; the move still runs
+	// Notes say how the result may differ from the source without being a
+	// problem: folder names the target may refuse and the move would then
+	// create under look-alike names.
+	Notes []string
 }
 
 // OK reports whether the move is expected to work.
@@ -93,22 +97,22 @@ func CheckMove(ctx context.Context, cfg *Config, dir Directory, uid, target stri
 		if err := c.checkTarget(ctx, dst); err != nil {
 			c.errorf("Target %s: %v.", dst.Name, err)
 		}
-		if w := renameWarning(odd); w != "" {
-			c.Warnings = append(c.Warnings, w)
+		if n := renameNote(odd); n != "" {
+			c.Notes = append(c.Notes, n)
 		}
 	}
 	return c
 }
 
-// maxRenameNames bounds the folder names one rename warning lists.
+// maxRenameNames bounds the folder names one rename note lists.
 const maxRenameNames = 5
 
-// renameWarning tells the admin which folders may get another name on the
+// renameNote tells the admin which folders may get another name on the
 // target. IMAP has no way to ask a server which names it accepts, so this
 // is the list of names with characters some servers are known to refuse;
 // the move finds out at the CREATE, renames what is refused, and records
 // each rename.
-func renameWarning(names []string) string {
+func renameNote(names []string) string {
 	if len(names) == 0 {
 		return ""
 	}

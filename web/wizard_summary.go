@@ -73,7 +73,8 @@ func NewPreflightRow(c migrate.MoveCheck, held int64) PreflightRow {
 	case len(c.Warnings) > 0:
 		r.Status = "warning"
 	}
-	for _, p := range slices.Concat(problems, c.Warnings) {
+	// Notes (folders that may be renamed) inform without changing the status.
+	for _, p := range slices.Concat(problems, c.Warnings, c.Notes) {
 		if r.Problems != "" {
 			r.Problems += " "
 		}
