@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -15,10 +16,11 @@ import (
 
 // copyChunk copies a few hundred messages: one FETCH for flags and dates,
 // 'sending' rows committed, then one FETCH of bodies streamed straight into
-// pipelined APPENDs. Messages the source failed to read are retried one by
+// pipelined APPENDs, or into MULTIAPPEND batches where the target has them
+// (chunk_batch.go). Messages the source failed to read are retried one by
 // one afterwards.
 func (r *run) copyChunk(ctx context.Context, f *db.Folder, uids []imap.UID) error {
-	sc, dc := r.sc, r.dc
+	sc := r.sc
 	metas, err := fetchMeta(sc, uids)
 	if err != nil {
 		return fmt.Errorf("flags and dates in %q: %w", f.Source, err)
@@ -37,24 +39,64 @@ func (r *run) copyChunk(ctx context.Context, f *db.Folder, uids []imap.UID) erro
 	if err := r.mv.DB.MarkSending(ctx, f.ID, sending); err != nil {
 		return err
 	}
+	return r.sendMessages(ctx, f, present, metas, useMultiAppend(r.dc))
+}
+
+// sendMessages streams the bodies of uids, whose 'sending' rows are
+// committed, to the target: as MULTIAPPEND batches when multi is set,
+// otherwise as pipelined single APPENDs. A batch the target refused is sent
+// again message by message, so that each refusal names one message.
+func (r *run) sendMessages(ctx context.Context, f *db.Folder, uids []imap.UID, metas map[imap.UID]msgMeta, multi bool) error {
+	sc, dc := r.sc, r.dc
 	p := r.startPipeline(ctx, f)
-	got, ferr := r.streamBodies(ctx, f, sc, dc, present, metas, p)
-	if ferr != nil && !isNo(ferr) {
+	var got map[imap.UID]bool
+	var ferr error
+	if multi {
+		got, ferr = r.streamBatches(ctx, f, sc, dc, uids, metas, p)
+	} else {
+		got, ferr = r.streamBodies(ctx, f, sc, dc, uids, metas, p)
+	}
+	// A stop between two messages leaves every command sent complete: the
+	// target connection stays open for their answers.
+	stopped := errors.Is(ferr, errStopped)
+	if ferr != nil && !isNo(ferr) && !stopped && !p.cutQueued {
 		// Unblock appends still waiting on a target that may be half-way
 		// through a literal: closing is the only safe way out.
 		dc.c.Close()
 	}
-	if err := p.finish(ctx); err != nil {
-		return err
+	perr := p.finish(ctx)
+	if perr != nil && p.cutQueued && ferr != nil && isConnLoss(perr) {
+		// The closed connection is the cut's consequence; report its cause.
+		perr = ferr
+	}
+	// A lost connection still lets refused batches go again singly (on
+	// renewed connections): some servers hang up after refusing one, and
+	// sending them as a batch again would fail the same way for ever.
+	if perr != nil && !(isConnLoss(perr) && (len(p.refusedBatches) > 0 || len(p.alone) > 0)) {
+		return perr
 	}
 	if err := r.handleRefusals(ctx, f, p.refused); err != nil {
 		return err
 	}
+	if stopped {
+		return ctx.Err()
+	}
+	if len(p.refusedBatches) > 0 || len(p.alone) > 0 {
+		if err := r.resendSingly(ctx, f, p.refusedBatches, p.alone); err != nil {
+			return err
+		}
+	}
+	if perr != nil {
+		return perr
+	}
 	if ferr != nil && !isNo(ferr) {
 		return ferr
 	}
-	for _, u := range present {
+	for _, u := range uids {
 		if !got[u] {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if err := r.retryRead(ctx, f, metas[u], ferr); err != nil {
 				return err
 			}
@@ -103,6 +145,12 @@ func (r *run) streamBodies(ctx context.Context, f *db.Folder, sc, dc *conn, uids
 					}
 					continue
 				}
+				if ctx.Err() != nil {
+					// A stop: send no new message; what was sent is
+					// complete and its answers are awaited.
+					abortFetch(sc, fetch)
+					return got, stopErr(ctx)
+				}
 				if err := r.appendOne(ctx, f, dc, meta, it.Literal, p); err != nil {
 					abortFetch(sc, fetch)
 					return got, err
@@ -120,7 +168,16 @@ func (r *run) streamBodies(ctx context.Context, f *db.Folder, sc, dc *conn, uids
 // the APPEND, so the target connection is closed instead.
 func (r *run) appendOne(ctx context.Context, f *db.Folder, dc *conn, meta msgMeta, lit imap.LiteralReader, p *pipeline) error {
 	size := lit.Size()
-	cmd := dc.c.Append(f.Target, size, &imap.AppendOptions{Flags: copyFlags(meta.flags), Time: meta.date})
+	opts := &imap.AppendOptions{Flags: copyFlags(meta.flags), Time: meta.date}
+	var cmd *imapclient.AppendCommand
+	if plainFlags(opts.Flags) {
+		cmd = dc.c.Append(f.Target, size, opts)
+	} else {
+		// A flag the target may reject with BAD: with a
+		// non-synchronising literal the message's lines could then be read
+		// as commands.
+		cmd = dc.c.AppendSynchronizing(f.Target, size, opts)
+	}
 	h := sha256.New()
 	rd := &endReader{r: lit}
 	n, err := io.Copy(io.MultiWriter(cmd, h), rd)
@@ -148,15 +205,20 @@ func (r *run) appendOne(ctx context.Context, f *db.Folder, dc *conn, meta msgMet
 	if err := cmd.Close(); err != nil {
 		return fmt.Errorf("append to %q: %w", f.Target, err)
 	}
-	return p.add(ctx, pending{meta: meta, cmd: cmd, size: size, sum: h.Sum(nil)})
+	p.add(pending{meta: meta, cmd: cmd, size: size, sum: h.Sum(nil)})
+	return nil
 }
 
-// pending is an APPEND sent and not yet answered.
+// pending is an APPEND (cmd) or a MULTIAPPEND (multi, of batch) sent and
+// not yet answered.
 type pending struct {
-	meta msgMeta
-	cmd  *imapclient.AppendCommand
-	size int64
-	sum  []byte
+	meta  msgMeta
+	cmd   *imapclient.AppendCommand
+	size  int64
+	sum   []byte
+	multi *imapclient.MultiAppendCommand
+	batch []sentMsg
+	cut   bool // the batch's last message was not completed
 }
 
 type refusal struct {
@@ -175,6 +237,16 @@ type pipeline struct {
 	err     error      // first fatal error: connection loss, over quota, store
 	mu      sync.Mutex // guards refused: both goroutines add to it
 	refused []refusal
+	// refusedBatches are MULTIAPPENDs the target refused as a whole;
+	// written by the loop only, read after finish.
+	refusedBatches []refusedBatch
+	// alone are messages the batch stream left out, to go singly with a
+	// synchronising literal (see plainFlags); written by the stream only.
+	alone []msgMeta
+	// cutQueued: the stream handed the loop a batch cut short, which the
+	// loop closes in turn (with the target connection); written by the
+	// stream only.
+	cutQueued bool
 }
 
 func (r *run) startPipeline(ctx context.Context, f *db.Folder) *pipeline {
@@ -183,13 +255,12 @@ func (r *run) startPipeline(ctx context.Context, f *db.Folder) *pipeline {
 	return p
 }
 
-func (p *pipeline) add(ctx context.Context, pd pending) error {
-	select {
-	case p.ch <- pd:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// add hands a sent command to the loop. It waits for room even after a
+// stop: the command is on the wire, and its answer must be recorded (the
+// loop always drains the channel, and every Wait ends when the connection
+// does).
+func (p *pipeline) add(pd pending) {
+	p.ch <- pd
 }
 
 // refuse records a refusal seen by the sender goroutine.
@@ -209,13 +280,16 @@ func (p *pipeline) finish(ctx context.Context) error {
 func (p *pipeline) loop(ctx context.Context) {
 	defer close(p.done)
 	r := p.r
+	// Answers that arrive after a stop are committed too: those copies are
+	// real.
+	dbctx := context.WithoutCancel(ctx)
 	var batch []db.Copy
 	last := time.Now()
 	flush := func() {
 		if len(batch) == 0 || p.err != nil {
 			return
 		}
-		if err := r.mv.DB.ConfirmCopies(ctx, p.f.ID, batch, r.m); err != nil {
+		if err := r.mv.DB.ConfirmCopies(dbctx, p.f.ID, batch, r.m); err != nil {
 			p.err = err
 			return
 		}
@@ -224,6 +298,13 @@ func (p *pipeline) loop(ctx context.Context) {
 		r.mv.crash("copy")
 	}
 	for pd := range p.ch {
+		if pd.multi != nil {
+			batch = p.settleBatch(pd, batch)
+			if len(batch) >= 64 || time.Since(last) > 500*time.Millisecond {
+				flush()
+			}
+			continue
+		}
 		data, err := pd.cmd.Wait()
 		switch {
 		case err == nil:
@@ -249,7 +330,7 @@ func (p *pipeline) loop(ctx context.Context) {
 	// Commit what the target confirmed even after a failure or a shutdown:
 	// those copies are real, and a resume would otherwise have to find them.
 	if len(batch) > 0 {
-		if err := r.mv.DB.ConfirmCopies(context.WithoutCancel(ctx), p.f.ID, batch, r.m); err != nil && p.err == nil {
+		if err := r.mv.DB.ConfirmCopies(dbctx, p.f.ID, batch, r.m); err != nil && p.err == nil {
 			p.err = err
 		} else if err == nil {
 			r.publish()
