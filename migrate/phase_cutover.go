@@ -35,7 +35,13 @@ func (r *run) cutover(ctx context.Context) error {
 }
 
 // delta is the final pass after the cut-over: folders and mail that reached
-// the source meanwhile are copied, and everything is verified again.
+// the source meanwhile are copied, and everything is verified again. What
+// is known is not asked again: measure asks the source only about folders
+// made since the hierarchy step, and once everything verified the totals
+// are the store's record (every source message is then a copy or a skipped
+// item), which counts the mail that arrived meanwhile. (A crash between
+// verification's commit and that last save leaves the totals of before,
+// which only the progress display reads.)
 func (r *run) delta(ctx context.Context) error {
 	if err := r.syncHierarchy(ctx); err != nil {
 		return err
@@ -47,5 +53,8 @@ func (r *run) delta(ctx context.Context) error {
 	if r.job.KeepSource {
 		next = db.PhaseDone
 	}
-	return r.verifyAll(ctx, next)
+	if err := r.verifyAll(ctx, next); err != nil {
+		return err
+	}
+	return r.measure(ctx)
 }

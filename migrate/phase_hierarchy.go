@@ -406,39 +406,89 @@ func folderMetas(sc *conn, name string) ([]msgMeta, error) {
 	return out, nil
 }
 
-// measure counts messages and bytes per folder for progress and the quota
-// check (folderSize: STATUS=SIZE where offered, else streamed sizes).
+// measure sets the move's totals for progress and the quota check from
+// what is known, asking the source only what is not: a folder the copy pass
+// has opened counts its copies and skipped items (the store's record of
+// it), one not opened yet (all of them in the hierarchy step, in the delta
+// pass those made since) is measured once (measureFolder).
 func (r *run) measure(ctx context.Context) error {
-	sc, _, err := r.conns(ctx)
-	if err != nil {
-		return err
-	}
 	folders, err := r.mv.DB.Folders(ctx, r.m.ID)
 	if err != nil {
 		return err
 	}
-	withSize := sc.caps.Has(imap.CapStatusSize)
-	var msgs, bytes int64
+	msgs, bytes, err := r.mv.DB.CopyTotals(ctx, r.m.ID)
+	if err != nil {
+		return err
+	}
+	skipped, err := r.mv.DB.Skipped(ctx, r.m.ID)
+	if err != nil {
+		return err
+	}
+	opened := map[string]bool{}
 	for _, f := range folders {
-		if f.NoSelect {
+		if !f.NoSelect && f.SourceUIDValidity != 0 {
+			opened[f.Source] = true
+		}
+	}
+	for _, s := range skipped {
+		// A folder the target refused to create (folderNotCreated) has no
+		// row: its messages are not in the totals.
+		if opened[s.Folder] {
+			msgs++
+			bytes += s.Size
+		}
+	}
+	for _, f := range folders {
+		if f.NoSelect || f.SourceUIDValidity != 0 {
 			continue
 		}
-		n, size, err := folderSize(sc, f.Source, withSize)
+		sc, _, err := r.conns(ctx)
+		if err != nil {
+			return err
+		}
+		n, size, err := measureFolder(sc, f.Source)
 		if isNo(err) {
-			continue // vanished since LIST; the copy pass notices too
+			n, size, err = 0, 0, nil // vanished since LIST; the copy pass notices too
 		}
 		if err != nil {
 			return err
 		}
-		f.MsgsTotal, f.BytesTotal = n, size
-		if err := r.mv.DB.SaveFolder(ctx, f); err != nil {
-			return err
+		if n != f.MsgsTotal || size != f.BytesTotal {
+			f.MsgsTotal, f.BytesTotal = n, size
+			if err := r.mv.DB.SaveFolder(ctx, f); err != nil {
+				return err
+			}
 		}
 		msgs += n
 		bytes += size
 	}
 	r.m.MsgsTotal, r.m.BytesTotal = msgs, bytes
 	return r.save(ctx)
+}
+
+// measureFolder counts a folder's messages and bytes without selecting it:
+// STATUS (MESSAGES SIZE) where the server has STATUS=SIZE (RFC 8438).
+// Elsewhere STATUS (MESSAGES) answers for an empty folder, and only one
+// with mail is examined for the sizes (folderSize).
+func measureFolder(sc *conn, name string) (msgs, size int64, err error) {
+	withSize := sc.caps.Has(imap.CapStatusSize)
+	st, err := sc.c.Status(name, &imap.StatusOptions{NumMessages: true, Size: withSize}).Wait()
+	if err != nil {
+		return 0, 0, fmt.Errorf("status of %q: %w", name, err)
+	}
+	if st.NumMessages != nil {
+		msgs = int64(*st.NumMessages)
+	}
+	if withSize {
+		if st.Size != nil {
+			size = *st.Size
+		}
+		return msgs, size, nil
+	}
+	if msgs == 0 {
+		return 0, 0, nil
+	}
+	return folderSize(sc, name, false)
 }
 
 // checkQuota abandons the move before any copy when the target's quota

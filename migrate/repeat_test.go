@@ -9,8 +9,9 @@ import (
 	"github.com/movewizard/movewizard/migrate/imapmem"
 )
 
-// seedRepeat fills alice's source with two folders with mail and one
-// without, and returns the messages and bytes seeded.
+// seedRepeat fills alice's source with two folders with mail (one message
+// of Archive unreadable) and one without, and returns the messages and
+// bytes seeded.
 func seedRepeat(t *testing.T, e *memEnv) (msgs, bytes int64) {
 	t.Helper()
 	var seed []seedMsg
@@ -20,7 +21,9 @@ func seedRepeat(t *testing.T, e *memEnv) (msgs, bytes int64) {
 	for i := 0; i < 4; i++ {
 		seed = append(seed, msg("Archive", "old", i))
 	}
-	e.seed(t, "alice", seed)
+	uids := e.seed(t, "alice", seed)
+	// One message cannot be read: a skipped item under db.PolicySkip.
+	e.src.Faults().FailFetch("alice", "Archive", uids["Archive"][2], -1)
 	if err := e.src.CreateMailbox("alice", "Empty", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +55,7 @@ func leftOn(t *testing.T, s *imapmem.Server, user, folder string) int {
 func TestRemovalSelectsEachFolderOnce(t *testing.T) {
 	e := newMemEnv(t, '/', '/', "alice")
 	seedRepeat(t, e)
-	m := e.move(t, context.Background(), "alice", db.Job{})
+	m := e.move(t, context.Background(), "alice", db.Job{Policy: db.PolicySkip, MaxBad: 1})
 	if m.State != db.MoveDone {
 		t.Fatalf("move = %s (%s), want done", m.State, m.Error)
 	}
@@ -62,9 +65,10 @@ func TestRemovalSelectsEachFolderOnce(t *testing.T) {
 			t.Errorf("source %q: %d SELECTs, want 1", f, got)
 		}
 	}
-	for _, f := range []string{"INBOX", "Archive"} {
-		if n := leftOn(t, e.src, "alice", f); n != 0 {
-			t.Errorf("source %q still holds %d messages", f, n)
-		}
+	if n := leftOn(t, e.src, "alice", "INBOX"); n != 0 {
+		t.Errorf("source INBOX still holds %d messages", n)
+	}
+	if n := leftOn(t, e.src, "alice", "Archive"); n != 1 {
+		t.Errorf("source Archive holds %d messages, want the unreadable one", n)
 	}
 }
