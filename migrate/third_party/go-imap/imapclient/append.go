@@ -13,7 +13,7 @@ import (
 //
 // The options are optional.
 func (c *Client) Append(mailbox string, size int64, options *imap.AppendOptions) *AppendCommand {
-	return c.append(mailbox, size, options, false)
+	return c.append(mailbox, size, options, false) // movewizard patch: body moved to append
 }
 
 // movewizard patch: AppendSynchronizing is Append with a synchronising
@@ -39,7 +39,7 @@ func (c *Client) append(mailbox string, size int64, options *imap.AppendOptions,
 	}
 	// TODO: literal8 for BINARY
 	// TODO: UTF8 data ext for UTF8=ACCEPT, with literal8
-	cmd.wc = cmd.enc.literal(size, sync)
+	cmd.wc = cmd.enc.literal(size, sync) // movewizard patch: sync for AppendSynchronizing
 	return cmd
 }
 

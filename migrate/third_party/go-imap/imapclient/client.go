@@ -1153,7 +1153,7 @@ func (ce *commandEncoder) flush() {
 
 // Literal encodes a literal.
 func (ce *commandEncoder) Literal(size int64) io.WriteCloser {
-	return ce.literal(size, false)
+	return ce.literal(size, false) // movewizard patch: body moved to literal
 }
 
 // literal encodes a literal, synchronising if forceSync (movewizard patch).
