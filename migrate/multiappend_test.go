@@ -484,6 +484,8 @@ func TestMultiAppendStop(t *testing.T) {
 // elsewhere on the machine weighs on all alike:
 //
 //	go test -run '^$' -bench CopyFolderDovecot -benchtime 10x ./migrate/
+//
+// MW_BENCH_VARIANTS="single,multi64" runs only the named variants.
 func BenchmarkCopyFolderDovecot(b *testing.B) {
 	corpus := maCorpus(303, 100, 200, 300)
 	e := newMAEnv(b, false)
@@ -501,6 +503,16 @@ func BenchmarkCopyFolderDovecot(b *testing.B) {
 		{"multi250", 250, 64 << 20},
 		{"multi64-2MB", 64, 2 << 20},
 		{"multi64-32MB", 64, 32 << 20},
+	}
+	// MW_BENCH_VARIANTS="single,multi64" runs only those.
+	if only := os.Getenv("MW_BENCH_VARIANTS"); only != "" {
+		variants = slices.DeleteFunc(variants, func(v struct {
+			name  string
+			msgs  int
+			bytes int64
+		}) bool {
+			return !slices.Contains(strings.Split(only, ","), v.name)
+		})
 	}
 	took := make([][]time.Duration, len(variants))
 	b.ResetTimer()
@@ -527,6 +539,9 @@ func BenchmarkCopyFolderDovecot(b *testing.B) {
 				b.Fatalf("%s: move = %s (%s), %d copied, %v", bc.name, m.State, m.Error, m.MsgsDone, err)
 			}
 			took[v] = append(took[v], end.Sub(start))
+			if os.Getenv("MW_BENCH_LOG") != "" {
+				b.Logf("%s: copy phase %v", bc.name, end.Sub(start))
+			}
 		}
 	}
 	for v, bc := range variants {
