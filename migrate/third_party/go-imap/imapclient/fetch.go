@@ -1313,14 +1313,23 @@ func readSectionPart(dec *imapwire.Decoder) (part []int, dot bool) {
 
 type fetchLiteralReader struct {
 	*imapwire.LiteralReader
-	ch chan<- struct{}
+	ch  chan<- struct{}
+	err error // movewizard patch: the error that ended the literal
 }
 
 func (lit *fetchLiteralReader) Read(b []byte) (int, error) {
+	// movewizard patch: once a read failed (a literal cut short by a lost
+	// connection ends with io.EOF before its size) the decoder goroutine
+	// has moved on, reading the same buffer: reading again, as
+	// FetchCommand.Close's discard does, raced with it.
+	if lit.err != nil {
+		return 0, lit.err
+	}
 	n, err := lit.LiteralReader.Read(b)
 	if err != nil && lit.ch != nil {
 		close(lit.ch)
 		lit.ch = nil
 	}
+	lit.err = err
 	return n, err
 }
