@@ -296,16 +296,20 @@ func (r *run) resendSingly(ctx context.Context, f *db.Folder, refused []refusedB
 // target, an aborted FETCH the source) and EXAMINEs f again on a new
 // source connection.
 func (r *run) renewConns(ctx context.Context, f *db.Folder) error {
+	drop := func(c *conn) {
+		if c != nil {
+			r.live.remove(c)
+			c.abort() // no LOGOUT: it ended, or does not answer
+		}
+	}
 	srcOK := usable(r.sc)
 	if !srcOK {
-		old := r.sc
+		drop(r.sc)
 		r.sc = nil
-		old.Close()
 	}
 	if !usable(r.dc) {
-		old := r.dc
+		drop(r.dc)
 		r.dc = nil
-		old.Close()
 	}
 	if _, _, err := r.conns(ctx); err != nil {
 		return err
