@@ -17,11 +17,17 @@ func (r *run) copyAll(ctx context.Context, next string) error {
 	if err != nil {
 		return err
 	}
+	// Each folder copied is read back while the next one copies, so that
+	// verification (same bytes, verify_content.go) costs little time.
+	rb := r.startReadBack(ctx)
 	for i := range folders {
 		if _, err := r.copyFolder(ctx, &folders[i]); err != nil {
+			rb.stop()
 			return err
 		}
+		rb.add(folders[i])
 	}
+	rb.stop()
 	return r.setPhase(ctx, next)
 }
 

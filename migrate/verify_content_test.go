@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 )
 
@@ -85,5 +86,65 @@ func TestVerifyComparesBytes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadBackDuringCopy checks that the copies of each folder are read
+// back and marked verified while the copy goes on (before the verify
+// phase starts), and that a copy the target altered is not marked.
+func TestReadBackDuringCopy(t *testing.T) {
+	ctx := context.Background()
+	e := newMemEnv(t, '/', '/', "alice")
+	var msgs []seedMsg
+	for _, folder := range []string{"INBOX", "Archive", "Projects"} {
+		for i := 0; i < 8; i++ {
+			msgs = append(msgs, msg(folder, "plain", i))
+		}
+	}
+	altered := eightBit(1)
+	altered.folder = "Archive"
+	msgs = append(msgs, altered)
+	e.seed(t, "alice", msgs)
+	e.dst.Faults().AlterAppend(imapmem.Munge8bitHeader)
+
+	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicySkip, MaxBad: 5, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	mv := e.mover()
+	mv.Progress = func(m db.Move) {
+		if m.Phase == db.PhaseVerify {
+			stop()
+		}
+	}
+	if _, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJob(stopCtx, j.ID); err == nil {
+		t.Fatal("RunJob() = nil, want the stop at the verify phase")
+	}
+	moves, err := e.db.Moves(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	folders, err := e.db.Folders(ctx, moves[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified, unverified := 0, 0
+	for _, f := range folders {
+		copies, err := e.db.Copies(ctx, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range copies {
+			if c.Verified {
+				verified++
+			} else {
+				unverified++
+			}
+		}
+	}
+	if verified != 24 || unverified != 1 {
+		t.Errorf("before the verify phase: %d copies verified, %d not; want 24 and the 1 the target altered", verified, unverified)
 	}
 }
