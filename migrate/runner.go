@@ -44,7 +44,17 @@ type Runner struct {
 	// lastRound when that was; see publishOutside.
 	seen      map[int64]string
 	lastRound time.Time
+	// held are moves that stopped because the job store failed, with the
+	// time they may start again: a full disk is not retried every round.
+	held map[int64]time.Time
+	// storeErr is the last job store failure of a move, which ends RunJobs
+	// (the command line): it cannot finish its jobs without a store.
+	storeErr error
 }
+
+// storeHold is how long a move that stopped on a job store failure waits
+// before serve starts it again.
+const storeHold = time.Minute
 
 type slot struct {
 	jobID    int64
@@ -132,6 +142,14 @@ func (rn *Runner) loop(ctx context.Context, only []int64) error {
 			}
 			rn.logger().Error("schedule moves", "err", err)
 		}
+		if only != nil && rn.Running() == 0 {
+			rn.mu.Lock()
+			serr := rn.storeErr
+			rn.mu.Unlock()
+			if serr != nil {
+				return serr // the command line cannot finish its jobs without a store
+			}
+		}
 		if only != nil && pending == 0 && rn.Running() == 0 {
 			return nil
 		}
@@ -202,7 +220,7 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 		queues := map[int64][]db.Move{}
 		for _, id := range order {
 			for _, m := range byJob[id] {
-				if m.State == state && rn.running[m.ID] == nil {
+				if m.State == state && rn.running[m.ID] == nil && !now.Before(rn.held[m.ID]) {
 					queues[id] = append(queues[id], m)
 					pending++
 				}
@@ -337,12 +355,20 @@ func (rn *Runner) start(ctx context.Context, j db.Job, m db.Move, wg *sync.WaitG
 			rn.logger().Error("mark job started", "job", j.ID, "err", err)
 		}
 		final, err := rn.Mover.Run(mctx, j, m)
-		if err != nil && mctx.Err() == nil {
-			rn.logger().Error("move stopped", "job", j.ID, "mailbox", m.UID, "err", err)
+		stopped := err != nil && mctx.Err() == nil
+		if stopped {
+			rn.logger().Error("move stopped", "job", j.ID, "mailbox", m.UID, "err", err, "retry_in", storeHold)
 		}
 		rn.mu.Lock()
 		delete(rn.running, m.ID)
 		delete(rn.sources, m.ID)
+		if stopped {
+			if rn.held == nil {
+				rn.held = map[int64]time.Time{}
+			}
+			rn.held[m.ID] = rn.Mover.now().Add(storeHold)
+			rn.storeErr = err
+		}
 		rn.mu.Unlock()
 		if !final.Unfinished() {
 			if _, err := rn.DB.FinishJobIfDone(context.WithoutCancel(ctx), j.ID); err != nil {

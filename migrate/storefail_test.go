@@ -204,3 +204,35 @@ func execRaw(t *testing.T, path string, stmts ...string) {
 		}
 	}
 }
+
+// TestRunnerStopsOnStoreFailure: through the runner, a move whose store
+// fails is not started again at once (a full disk would loop): RunJob, the
+// command line's way in, ends with the store's error.
+func TestRunnerStopsOnStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	e := newMemEnv(t, '/', '/', "alice")
+	var msgs []seedMsg
+	for i := 0; i < 40; i++ {
+		msgs = append(msgs, msg("INBOX", "hello", i))
+	}
+	e.seed(t, "alice", msgs)
+	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	execRaw(t, e.cfg.Database,
+		`CREATE TRIGGER store_fails_insert BEFORE INSERT ON copies WHEN NEW.state = 'done'
+			BEGIN SELECT RAISE(ABORT, 'injected store failure'); END`,
+		`CREATE TRIGGER store_fails_update BEFORE UPDATE ON copies WHEN NEW.state = 'done'
+			BEGIN SELECT RAISE(ABORT, 'injected store failure'); END`)
+	logs := &recordLog{}
+	mv := e.mover()
+	mv.Log = slog.New(logs)
+	_, err = (&migrate.Runner{Mover: mv, DB: e.db}).RunJob(ctx, j.ID)
+	if err == nil || !db.IsStoreError(err) {
+		t.Fatalf("RunJob() with a failing store = %v, want the job store error", err)
+	}
+	if n := logs.count("move stopped: the job store failed"); n != 1 {
+		t.Errorf("the move was started %d times, want once", n)
+	}
+}
