@@ -288,16 +288,5 @@ func expungeUIDs(c *conn, mailbox string, uids []uint32) error {
 	if _, err := c.c.Select(mailbox, nil).Wait(); err != nil {
 		return fmt.Errorf("select %q: %w", mailbox, err)
 	}
-	var set imap.UIDSet
-	for _, u := range uids {
-		set.AddNum(imap.UID(u))
-	}
-	if err := c.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true,
-		Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-		return fmt.Errorf("flag deleted in %q: %w", mailbox, err)
-	}
-	if err := c.c.UIDExpunge(set).Close(); err != nil {
-		return fmt.Errorf("expunge in %q: %w", mailbox, err)
-	}
-	return nil
+	return expungeSelected(c, mailbox, uids)
 }

@@ -1,10 +1,8 @@
 package migrate
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
@@ -93,7 +91,6 @@ func (rb *readBack) folder(ctx context.Context, dc *conn, f db.Folder) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	slices.SortFunc(todo, func(a, b db.Copy) int { return int(a.TargetUID) - int(b.TargetUID) })
 	sel, err := dc.c.Select(f.Target, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
 		return fmt.Errorf("examine target %q: %w", f.Target, err)
@@ -101,27 +98,9 @@ func (rb *readBack) folder(ctx context.Context, dc *conn, f db.Folder) error {
 	if sel.UIDValidity != f.TargetUIDValidity {
 		return nil // the verify phase starts the folder over
 	}
-	for len(todo) > 0 {
-		n := min(len(todo), verifyBatch)
-		batch := todo[:n]
-		todo = todo[n:]
-		uids := make([]imap.UID, len(batch))
-		for i, c := range batch {
-			uids[i] = imap.UID(c.TargetUID)
-		}
-		sums, err := hashBodies(dc, uids)
-		if err != nil {
-			return fmt.Errorf("read back copies in target %q: %w", f.Target, err)
-		}
-		var ok []uint32
-		for _, c := range batch {
-			if sum, got := sums[imap.UID(c.TargetUID)]; got && int64(len(sum)) > 0 && bytes.Equal(sum, c.SHA256) {
-				ok = append(ok, c.SourceUID)
-			}
-		}
-		if err := r.mv.DB.MarkVerified(ctx, f.ID, ok); err != nil {
-			return err
-		}
+	// Differences are the verify phase's to handle.
+	if _, err := r.readBackCopies(ctx, dc, &f, todo); err != nil {
+		return err
 	}
 	return unselect(dc)
 }

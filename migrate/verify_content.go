@@ -41,6 +41,19 @@ func (r *run) checkContent(ctx context.Context, dc *conn, f *db.Folder, want, al
 			todo = append(todo, c)
 		}
 	}
+	more, err := r.readBackCopies(ctx, dc, f, todo)
+	if err != nil {
+		return nil, err
+	}
+	return append(differ, more...), nil
+}
+
+// readBackCopies hashes the target's copies in todo (the target folder
+// selected), in batches, records those whose bytes equal the source's, and
+// returns those that differ. A copy gone from the target meanwhile is in
+// neither: the next verification round sees it missing.
+func (r *run) readBackCopies(ctx context.Context, dc *conn, f *db.Folder, todo []db.Copy) ([]db.Copy, error) {
+	var differ []db.Copy
 	slices.SortFunc(todo, func(a, b db.Copy) int { return int(a.TargetUID) - int(b.TargetUID) })
 	for len(todo) > 0 {
 		n := min(len(todo), verifyBatch)
@@ -59,8 +72,6 @@ func (r *run) checkContent(ctx context.Context, dc *conn, f *db.Folder, want, al
 			sum, got := sums[imap.UID(c.TargetUID)]
 			switch {
 			case !got:
-				// Gone between the size listing and now: the next round
-				// sees it missing and sends it again.
 			case bytes.Equal(sum, c.SHA256):
 				ok = append(ok, c.SourceUID)
 			default:
