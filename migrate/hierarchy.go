@@ -352,7 +352,7 @@ func hasAttr(attrs []imap.MailboxAttr, want imap.MailboxAttr) bool {
 // refusedLookAlikes are characters some servers refuse in a folder name,
 // each with the look-alike that stands in for it when the target refused a
 // CREATE. Cyrus 3.6 answers "NO Invalid mailbox name" to any of < > % ; \ /
-// { } | " ! inside a level (with either separator; "/" is the separator
+// { } | " ! ` inside a level (with either separator; "/" is the separator
 // itself under unixhierarchysep, so Join already replaced it) and to ^ under
 // unixhierarchysep, where it stores "." as "^". "/" gets Join's look-alike.
 var refusedLookAlikes = map[rune]string{
@@ -368,10 +368,11 @@ var refusedLookAlikes = map[rune]string{
 	'"':  "\uFF02", // ＂
 	'!':  "\uFF01", // ！
 	'^':  "\uFF3E", // ＾
+	'`':  "\uFF40", // ｀ FULLWIDTH GRAVE ACCENT
 }
 
 // refusedChars lists the characters mapRefused replaces, for messages.
-const refusedChars = `< > % ; \ / { } | " ! ^`
+const refusedChars = "< > % ; \\ / { } | \" ! ^ `"
 
 // hasRefusedChar reports whether a level holds a character that some
 // targets refuse in folder names.

@@ -115,11 +115,15 @@ func (r *run) removeFolder(ctx context.Context, sc *conn, f *db.Folder) (int, er
 		}
 	}
 	if left == 0 && !strings.EqualFold(f.Source, "INBOX") {
-		if err := sc.c.Delete(f.Source).Wait(); err != nil {
-			if !isNo(err) {
-				return 0, fmt.Errorf("delete %q: %w", f.Source, err)
-			}
+		err := sc.c.Delete(f.Source).Wait()
+		switch {
+		case err == nil, imapCode(err) == imap.ResponseCodeNonExistent:
+			// NONEXISTENT: already gone, as a \NoSelect parent is once
+			// its children were deleted (Dovecot), or after a crash.
+		case isNo(err):
 			r.event(ctx, "folder-kept", fmt.Sprintf("%s: %v", f.Source, err))
+		default:
+			return 0, fmt.Errorf("delete %q: %w", f.Source, err)
 		}
 		if err := sc.c.Unsubscribe(f.Source).Wait(); err != nil && !isNo(err) {
 			return 0, err
