@@ -4,7 +4,8 @@ package migrate
 //
 //   - A message is deleted from the source only after its copy was verified
 //     on the target (present under the recorded target UID with the same
-//     size), and only under the source UIDVALIDITY the copy was recorded for.
+//     bytes: its SHA-256 read back equals the source's), and only under the
+//     source UIDVALIDITY the copy was recorded for.
 //   - The directory is changed at most once per move, with a compare-and-swap
 //     from the source's home value to the target's, and only after every
 //     folder verified. Nothing is abandoned after that point.
