@@ -216,6 +216,9 @@ func newBrowser(t *testing.T, base string) *browserTab {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium puts its singleton lock folder (org.chromium.Chromium.*)
+		// in TMPDIR and leaves it behind: keep it in the test's own folder.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))

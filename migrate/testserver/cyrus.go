@@ -494,8 +494,16 @@ func (c *Cyrus) listenSyslog() error {
 		buf := make([]byte, 64<<10)
 		for {
 			n, err := conn.Read(buf)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Stop ended the blocking read once the instance had exited:
+				// what it logged last is queued in the socket already (a
+				// unix datagram is in the receiver's queue when send
+				// returns). Read the queue to its end, then return.
+				drainSyslog(conn, buf, f)
+				return
+			}
 			if err != nil {
-				return // closed by Stop
+				return
 			}
 			if _, err := f.WriteString(syslogLine(buf[:n])); err != nil {
 				return
@@ -503,6 +511,26 @@ func (c *Cyrus) listenSyslog() error {
 		}
 	}()
 	return nil
+}
+
+// drainSyslog copies the datagrams queued in conn to f without waiting for
+// more (MSG_DONTWAIT until EAGAIN).
+func drainSyslog(conn *net.UnixConn, buf []byte, f *os.File) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Read(func(fd uintptr) bool {
+		for {
+			n, _, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
+			if err != nil || n <= 0 {
+				return true // EAGAIN: the queue is empty
+			}
+			if _, err := f.WriteString(syslogLine(buf[:n])); err != nil {
+				return true
+			}
+		}
+	})
 }
 
 // syslogSeverities name the low three bits of a syslog priority.
@@ -532,9 +560,10 @@ func (c *Cyrus) Stop() {
 			stopProcess(c.cmd, c.exited)
 		}
 		if c.syslog != nil {
-			// Nothing to report: the reader is ending anyway.
-			_ = c.syslog.Close()
+			// Wake the reader, which drains what is queued and returns; then close.
+			_ = c.syslog.SetReadDeadline(time.Now())
 			<-c.syslogDone
+			_ = c.syslog.Close() // nothing to report: the reader has ended
 		}
 	})
 }
