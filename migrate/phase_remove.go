@@ -97,7 +97,8 @@ func (r *run) removeFolder(ctx context.Context, sc *conn, f *db.Folder) (int, er
 				return 0, fmt.Errorf("search %q: %w", f.Source, err)
 			}
 			for _, u := range res.AllUIDs() {
-				if c, ok := copies[uint32(u)]; ok && c.State == db.CopyDone {
+				// Only a copy whose bytes were read back and matched.
+				if c, ok := copies[uint32(u)]; ok && c.State == db.CopyDone && c.Verified {
 					del = append(del, uint32(u))
 				} else {
 					left++

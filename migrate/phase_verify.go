@@ -156,12 +156,15 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 		return fmt.Sprintf("%q: %d copies missing on the target", f.Source, len(bad)), nil
 	}
 	// Same size is not same bytes: read the copies back.
-	differ, err := r.checkContent(ctx, dc, f, want, altered)
+	differ, unread, err := r.checkContent(ctx, dc, f, want, altered)
 	if err != nil {
 		return "", err
 	}
 	if err := r.rejectAltered(ctx, sc, dc, f, differ); err != nil {
 		return "", err
+	}
+	if unread > 0 {
+		return fmt.Sprintf("%q: %d copies vanished from the target while being read back", f.Source, unread), nil
 	}
 	f.State = db.FolderVerified
 	return "", r.mv.DB.SaveFolder(ctx, *f)

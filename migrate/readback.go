@@ -99,7 +99,7 @@ func (rb *readBack) folder(ctx context.Context, dc *conn, f db.Folder) error {
 		return nil // the verify phase starts the folder over
 	}
 	// Differences are the verify phase's to handle.
-	if _, err := r.readBackCopies(ctx, dc, &f, todo); err != nil {
+	if _, _, err := r.readBackCopies(ctx, dc, &f, todo); err != nil {
 		return err
 	}
 	return unselect(dc)

@@ -28,8 +28,9 @@ const diffLimit = 16 << 20
 
 // checkContent reads back the unverified copies among want (the target
 // folder selected), records those whose bytes match, and returns those that
-// differ, with the copies already known to differ in size (altered).
-func (r *run) checkContent(ctx context.Context, dc *conn, f *db.Folder, want, altered []db.Copy) ([]db.Copy, error) {
+// differ, with the copies already known to differ in size (altered), and
+// how many could not be read back (gone since the listing).
+func (r *run) checkContent(ctx context.Context, dc *conn, f *db.Folder, want, altered []db.Copy) ([]db.Copy, int, error) {
 	differ := slices.Clone(altered)
 	skip := map[uint32]bool{}
 	for _, c := range altered {
@@ -41,19 +42,21 @@ func (r *run) checkContent(ctx context.Context, dc *conn, f *db.Folder, want, al
 			todo = append(todo, c)
 		}
 	}
-	more, err := r.readBackCopies(ctx, dc, f, todo)
+	more, unread, err := r.readBackCopies(ctx, dc, f, todo)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return append(differ, more...), nil
+	return append(differ, more...), unread, nil
 }
 
 // readBackCopies hashes the target's copies in todo (the target folder
 // selected), in batches, records those whose bytes equal the source's, and
-// returns those that differ. A copy gone from the target meanwhile is in
-// neither: the next verification round sees it missing.
-func (r *run) readBackCopies(ctx context.Context, dc *conn, f *db.Folder, todo []db.Copy) ([]db.Copy, error) {
+// returns those that differ, and how many are gone from the target since
+// they were listed (neither verified nor different: the next verification
+// round sees them missing).
+func (r *run) readBackCopies(ctx context.Context, dc *conn, f *db.Folder, todo []db.Copy) ([]db.Copy, int, error) {
 	var differ []db.Copy
+	unread := 0
 	slices.SortFunc(todo, func(a, b db.Copy) int { return int(a.TargetUID) - int(b.TargetUID) })
 	for len(todo) > 0 {
 		n := min(len(todo), verifyBatch)
@@ -65,13 +68,14 @@ func (r *run) readBackCopies(ctx context.Context, dc *conn, f *db.Folder, todo [
 		}
 		sums, err := hashBodies(dc, uids)
 		if err != nil {
-			return nil, fmt.Errorf("read back copies in target %q: %w", f.Target, err)
+			return nil, 0, fmt.Errorf("read back copies in target %q: %w", f.Target, err)
 		}
 		var ok []uint32
 		for _, c := range batch {
 			sum, got := sums[imap.UID(c.TargetUID)]
 			switch {
 			case !got:
+				unread++
 			case bytes.Equal(sum, c.SHA256):
 				ok = append(ok, c.SourceUID)
 			default:
@@ -79,10 +83,10 @@ func (r *run) readBackCopies(ctx context.Context, dc *conn, f *db.Folder, todo [
 			}
 		}
 		if err := r.mv.DB.MarkVerified(ctx, f.ID, ok); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return differ, nil
+	return differ, unread, nil
 }
 
 // rejectAltered turns copies the target changed into bad items: the copy
