@@ -180,7 +180,7 @@ func (r *run) appendOne(ctx context.Context, f *db.Folder, dc *conn, meta msgMet
 	}
 	h := sha256.New()
 	rd := &endReader{r: lit}
-	n, err := io.Copy(io.MultiWriter(cmd, h), rd)
+	n, err := copyBody(io.MultiWriter(cmd, h), rd)
 	if err == nil && n != size {
 		err = fmt.Errorf("%w: %d of %d bytes", errShortLiteral, n, size)
 	}

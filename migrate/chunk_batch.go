@@ -195,7 +195,7 @@ func (r *run) writeToBatch(f *db.Folder, p *pipeline, b *batch, meta msgMeta, li
 	w := b.cmd.Message(size, &imap.AppendOptions{Flags: copyFlags(meta.flags), Time: meta.date})
 	h := sha256.New()
 	rd := &endReader{r: lit}
-	n, err := io.Copy(io.MultiWriter(w, h), rd)
+	n, err := copyBody(io.MultiWriter(w, h), rd)
 	if err == nil && n != size {
 		err = fmt.Errorf("%w: %d of %d bytes", errShortLiteral, n, size)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
@@ -178,7 +177,7 @@ func hashBodies(c *conn, uids []imap.UID) (map[imap.UID][]byte, error) {
 					continue
 				}
 				h := sha256.New()
-				n, err := io.Copy(h, it.Literal)
+				n, err := copyBody(h, it.Literal)
 				if err == nil && n != it.Literal.Size() {
 					err = errShortLiteral
 				}
