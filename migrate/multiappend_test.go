@@ -464,8 +464,10 @@ func TestMultiAppendStop(t *testing.T) {
 	slices.Sort(done)
 	t.Logf("stopped with %d copies confirmed, %d in flight", len(done), sending)
 	itEqualManifest(t, "target INBOX after the stop (the confirmed copies)", itManifest(t, e.dstClient(t), "INBOX"), done)
-	if len(done) < 64 || len(done)%8 != 0 || sending == 0 || len(done)+sending != 250 {
-		t.Errorf("%d copies confirmed and %d in flight, want whole batches of 8 confirmed and the rest of the 250 in flight",
+	// Not necessarily whole batches of 8: a batch being written when the
+	// stop came is closed with the messages it holds complete.
+	if len(done) < 64 || sending == 0 || len(done)+sending != 250 {
+		t.Errorf("%d copies confirmed and %d in flight, want at least the first 64 confirmed and the rest of the 250 in flight",
 			len(done), sending)
 	}
 
