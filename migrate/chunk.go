@@ -127,6 +127,23 @@ func fetchMeta(c *conn, uids []imap.UID) (map[imap.UID]msgMeta, error) {
 func (r *run) streamBodies(ctx context.Context, f *db.Folder, sc, dc *conn, uids []imap.UID,
 	metas map[imap.UID]msgMeta, p *pipeline) (map[imap.UID]bool, error) {
 	got := make(map[imap.UID]bool, len(uids))
+	// A stop sends no new message: what was sent is complete and its
+	// answers are awaited.
+	err := forEachBody(ctx, sc, uids, metas, got, nil, func(meta msgMeta, lit imap.LiteralReader) error {
+		return r.appendOne(ctx, f, dc, meta, lit, p)
+	})
+	return got, err
+}
+
+// forEachBody runs one FETCH of the bodies of uids and calls send for each
+// body that arrives after its UID, once per known UID, marking it in got
+// when send succeeds. A NIL body, a body before its UID or a repeat is
+// drained and skipped: the caller reads what is missing from got again
+// singly. Once ctx is done no body is sent: onStop (if set) runs, the FETCH
+// is aborted and the stop returned; an error of send aborts it too. It
+// returns the FETCH's own outcome otherwise.
+func forEachBody(ctx context.Context, sc *conn, uids []imap.UID, metas map[imap.UID]msgMeta, got map[imap.UID]bool,
+	onStop func(), send func(meta msgMeta, lit imap.LiteralReader) error) error {
 	fetch := sc.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
 		UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}},
 	})
@@ -139,27 +156,27 @@ func (r *run) streamBodies(ctx context.Context, f *db.Folder, sc, dc *conn, uids
 			case imapclient.FetchItemDataBodySection:
 				meta, ok := metas[uid]
 				if it.Literal == nil || !ok || got[uid] {
-					// NIL body, or a body before its UID: read again singly.
 					if it.Literal != nil {
 						io.Copy(io.Discard, it.Literal)
 					}
 					continue
 				}
 				if ctx.Err() != nil {
-					// A stop: send no new message; what was sent is
-					// complete and its answers are awaited.
+					if onStop != nil {
+						onStop()
+					}
 					abortFetch(sc, fetch)
-					return got, stopErr(ctx)
+					return stopErr(ctx)
 				}
-				if err := r.appendOne(ctx, f, dc, meta, it.Literal, p); err != nil {
+				if err := send(meta, it.Literal); err != nil {
 					abortFetch(sc, fetch)
-					return got, err
+					return err
 				}
 				got[uid] = true
 			}
 		}
 	}
-	return got, fetch.Close()
+	return fetch.Close()
 }
 
 // appendOne streams one message body into an APPEND. The literal's size

@@ -129,57 +129,34 @@ func (r *run) streamBatches(ctx context.Context, f *db.Folder, sc, dc *conn, uid
 			b = nil
 		}
 	}
-	fetch := sc.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
-		UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}},
-	})
-	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
-		var uid imap.UID
-		for item := msg.Next(); item != nil; item = msg.Next() {
-			switch it := item.(type) {
-			case imapclient.FetchItemDataUID:
-				uid = it.UID
-			case imapclient.FetchItemDataBodySection:
-				meta, ok := metas[uid]
-				if it.Literal == nil || !ok || got[uid] {
-					// NIL body, or a body before its UID: read again singly.
-					if it.Literal != nil {
-						io.Copy(io.Discard, it.Literal)
-					}
-					continue
-				}
-				if ctx.Err() != nil {
-					// A stop: the open batch holds only complete messages,
-					// so it is ended properly and its answer awaited.
-					send()
-					abortFetch(sc, fetch)
-					return got, stopErr(ctx)
-				}
-				if !plainFlags(copyFlags(meta.flags)) {
-					// Sent alone later, read again then (see plainFlags).
-					io.Copy(io.Discard, it.Literal)
-					p.alone = append(p.alone, meta)
-					got[uid] = true
-					continue
-				}
-				if b != nil && b.bytes+it.Literal.Size() > maxBytes {
-					send()
-				}
-				if b == nil {
-					b = &batch{cmd: dc.c.MultiAppend(f.Target)}
-				}
-				if err := r.writeToBatch(f, p, b, meta, it.Literal); err != nil {
-					abortFetch(sc, fetch)
-					return got, err
-				}
-				got[uid] = true
-				if len(b.msgs) >= maxMsgs || b.bytes >= maxBytes {
-					send()
-				}
-			}
+	// A stop ends the open batch properly (it holds only complete
+	// messages) and its answer is awaited.
+	err := forEachBody(ctx, sc, uids, metas, got, send, func(meta msgMeta, lit imap.LiteralReader) error {
+		if !plainFlags(copyFlags(meta.flags)) {
+			// Sent alone later, read again then (see plainFlags).
+			io.Copy(io.Discard, lit)
+			p.alone = append(p.alone, meta)
+			return nil
 		}
-	}
+		if b != nil && b.bytes+lit.Size() > maxBytes {
+			send()
+		}
+		if b == nil {
+			b = &batch{cmd: dc.c.MultiAppend(f.Target)}
+		}
+		if err := r.writeToBatch(f, p, b, meta, lit); err != nil {
+			b = nil // writeToBatch handed the cut batch to the pipeline
+			return err
+		}
+		if len(b.msgs) >= maxMsgs || b.bytes >= maxBytes {
+			send()
+		}
+		return nil
+	})
+	// After a NO of the FETCH (unreadable messages) the open batch still
+	// goes; after a stop or a cut none is open any more.
 	send()
-	return got, fetch.Close()
+	return got, err
 }
 
 // writeToBatch streams one body into the batch. Like appendOne it compares
