@@ -347,6 +347,7 @@ func (rn *Runner) admit(ctx context.Context, j db.Job, m *db.Move) bool {
 func (rn *Runner) start(ctx context.Context, j db.Job, m db.Move, wg *sync.WaitGroup) {
 	mctx, cancel := context.WithCancel(ctx)
 	rn.running[m.ID] = &slot{jobID: j.ID, src: m.Source, dst: m.Target, cancel: cancel}
+	delete(rn.held, m.ID)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

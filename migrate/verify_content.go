@@ -137,7 +137,7 @@ func sourceUIDs(cs []db.Copy) []imap.UID {
 // describeChange says how the target's copy differs from the source's
 // message ("the target changed the message: 212 bytes differ in the
 // header"), comparing the bytes when both are small enough to hold. Both
-// folders are selected; the selection of dc is changed.
+// folders are selected (the target since its sizes were listed).
 func (r *run) describeChange(sc, dc *conn, f *db.Folder, c db.Copy) string {
 	const prefix = "the target changed the message"
 	if c.Size > diffLimit {
@@ -146,9 +146,6 @@ func (r *run) describeChange(sc, dc *conn, f *db.Folder, c db.Copy) string {
 	src, err := fetchBody(sc, imap.UID(c.SourceUID))
 	if err != nil {
 		return fmt.Sprintf("%s: its copy's SHA-256 differs from the source's (source not read again: %v)", prefix, err)
-	}
-	if _, err := dc.c.Select(f.Target, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-		return fmt.Sprintf("%s: its copy's SHA-256 differs from the source's (target not read again: %v)", prefix, err)
 	}
 	dst, err := fetchBody(dc, imap.UID(c.TargetUID))
 	if err != nil {
