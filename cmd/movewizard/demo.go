@@ -172,7 +172,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "  dave and frank have unreadable items; olduser lives on an unregistered server\n")
 	fmt.Fprintf(stdout, "  database:       %s\n", *dbPath)
 	svc := service{cfg: demo.cfg, store: store, dir: demo.dir, auth: demo.auth, log: log}
-	return svc.run(ctx, ln, false)
+	return svc.run(ctx, ln, nil)
 }
 
 // seedDemoMailbox fills one user's mailbox on the source with a realistic

@@ -24,6 +24,7 @@ type env struct {
 	dir     migrate.Directory
 	log     *slog.Logger
 	release func()
+	crash   func(string) // the crash tests' hook; only `move` sets it
 	mu      sync.Mutex
 	out     io.Writer
 	last    map[int64]string // move id -> last printed state line key
@@ -60,13 +61,13 @@ func (e *env) Close() {
 	e.release()
 }
 
-func (e *env) mover() *migrate.Mover { return newMover(e.cfg, e.dir, e.db, e.log, e.progress) }
+func (e *env) mover() *migrate.Mover { return newMover(e.cfg, e.dir, e.db, e.log, e.progress, e.crash) }
 
-// newMover is the mover every command runs, with the MOVEWIZARD_CRASH hook
-// of the crash tests (unset in normal use).
-func newMover(cfg *migrate.Config, dir migrate.Directory, store *db.DB, log *slog.Logger, progress func(db.Move)) *migrate.Mover {
+// newMover is the mover every command runs; crash is the crash tests' hook
+// (nil in normal use and for every command but move).
+func newMover(cfg *migrate.Config, dir migrate.Directory, store *db.DB, log *slog.Logger, progress func(db.Move), crash func(string)) *migrate.Mover {
 	return &migrate.Mover{Config: cfg, Dir: dir, DB: store, Log: log, Progress: progress,
-		Patience: cfg.RetryPatience, Crash: crashHook(os.Getenv("MOVEWIZARD_CRASH"))}
+		Patience: cfg.RetryPatience, Crash: crash}
 }
 
 // progress prints one line per state or phase change of a move.
@@ -127,6 +128,12 @@ func (e *env) runJobs(ctx context.Context, jobs []int64, stdout io.Writer) error
 	}
 	return nil
 }
+
+// crashEnv names the crash tests' hook variable. Only `move` reads it (the
+// crash tests crash a move and resume with move or resume); every other
+// command says that it ignores it, so that a forgotten export cannot kill
+// a serving process.
+const crashEnv = "MOVEWIZARD_CRASH"
 
 // crashHook implements MOVEWIZARD_CRASH=point[:n] for the crash tests: the
 // process kills itself with SIGKILL the n-th time the mover reaches point,

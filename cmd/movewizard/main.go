@@ -69,6 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, usage)
 		return &exitError{code: 2, err: errors.New("")}
 	}
+	if spec := os.Getenv(crashEnv); spec != "" && args[0] != "move" {
+		fmt.Fprintf(stderr, "movewizard: warning: %s=%s is ignored: it is a crash-test hook that only the move command reads\n", crashEnv, spec)
+	}
 	switch args[0] {
 	case "move":
 		return cmdMove(ctx, args[1:], stdout, stderr)

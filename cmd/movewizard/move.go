@@ -71,6 +71,7 @@ func cmdMove(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer env.Close()
+	env.crash = crashHook(os.Getenv(crashEnv))
 	if _, ok := env.cfg.Server(*target); !ok {
 		return usageErr("move: -target %q is not a server in %s (servers: %s)", *target, *configPath, serverNames(env.cfg))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,19 +36,27 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer env.Close()
-	ln, err := net.Listen("tcp", env.cfg.Listen)
-	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("listen on %s: %w", env.cfg.Listen, err)}
-	}
-	ldapDir := migrate.NewLDAP(env.cfg.Directory)
-	tls := env.cfg.TLSCert != ""
+	// A certificate that cannot be used is a configuration error, found
+	// before anything listens or runs.
+	var tlsConfig *tls.Config
 	scheme := "http"
-	if tls {
+	if env.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(env.cfg.TLSCert, env.cfg.TLSKey)
+		if err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("serve: cannot use tls_cert %s with tls_key %s: %w",
+				env.cfg.TLSCert, env.cfg.TLSKey, err)}
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 		scheme = "https"
 	}
+	ln, err := net.Listen("tcp", env.cfg.Listen)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("serve: listen on %s: %w", env.cfg.Listen, err)}
+	}
+	ldapDir := migrate.NewLDAP(env.cfg.Directory)
 	fmt.Fprintf(stdout, "movewizard serving on %s://%s (health: /healthz)\n", scheme, ln.Addr())
 	svc := service{cfg: env.cfg, store: env.db, dir: ldapDir, auth: ldapDir, log: env.log}
-	if err := svc.run(ctx, ln, tls); err != nil {
+	if err := svc.run(ctx, ln, tlsConfig); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "movewizard stopped; unfinished moves resume at the next start")

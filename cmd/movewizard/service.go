@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,42 +26,53 @@ type service struct {
 	log   *slog.Logger
 }
 
-// run serves the UI on ln and runs moves until ctx ends, then lets the
-// running moves reach a checkpoint and stops the HTTP server. A stop by
-// ctx is not an error.
-func (s service) run(ctx context.Context, ln net.Listener, tls bool) error {
+// run serves the UI on ln (HTTPS when tlsConfig is not nil) and runs moves
+// until ctx ends, then lets the running moves reach a checkpoint and stops
+// the HTTP server. A stop by ctx is not an error; an HTTP server that fails
+// stops the runner too and is the error run returns.
+func (s service) run(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
 	broker := migrate.NewBroker(func(ctx context.Context, jobID int64) ([]db.Move, error) {
 		if jobID == 0 {
 			return s.store.UnfinishedMoves(ctx)
 		}
 		return s.store.Moves(ctx, jobID)
 	}, nil)
-	mover := newMover(s.cfg, s.dir, s.store, s.log, broker.Publish)
+	mover := newMover(s.cfg, s.dir, s.store, s.log, broker.Publish, nil)
 	rn := &migrate.Runner{Mover: mover, DB: s.store, Log: s.log}
 	ui := &handlers.Server{Config: s.cfg, DB: s.store, Dir: s.dir, Auth: s.auth, Runner: rn, Broker: broker,
-		Log: s.log, Assets: static.New(), SecureCookies: tls}
-	srv := &http.Server{Handler: ui.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		Log: s.log, Assets: static.New(), SecureCookies: tlsConfig != nil}
+	srv := &http.Server{Handler: ui.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 	served := make(chan error, 1)
 	go func() {
-		if tls {
-			served <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "") // the certificate is in tlsConfig
 		} else {
 			served <- srv.Serve(ln)
 		}
 	}()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	serveErr := make(chan error, 1)
 	go func() {
-		// An HTTP server that dies (bad certificate) stops the runner too.
-		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("web server stopped", "err", err)
+		err := <-served
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("web server failed; stopping the moves at a checkpoint", "err", err)
+			serveErr <- fmt.Errorf("web server on %s failed: %w", ln.Addr(), err)
 			stop()
 		}
+		close(serveErr)
 	}()
 	err := rn.Run(runCtx) // returns once running moves reached a checkpoint
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	srv.Shutdown(shutdownCtx)
+	if shutErr := srv.Shutdown(shutdownCtx); shutErr != nil {
+		// Requests still open after the grace period are cut off; the moves
+		// have already stopped, so only those clients notice.
+		s.log.Warn("web server did not stop within its grace period", "err", shutErr)
+	}
+	if failed := <-serveErr; failed != nil {
+		return &exitError{code: 1, err: failed}
+	}
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
