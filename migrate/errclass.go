@@ -2,8 +2,15 @@ package migrate
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
@@ -88,4 +95,137 @@ func isTransient(err error) bool { return isConnLoss(err) || isThrottle(err) }
 func isNo(err error) bool {
 	var ie *imap.Error
 	return errors.As(err, &ie) && ie.Type != imap.StatusResponseTypeBye
+}
+
+// gaveUpError: a transient failure (a lost connection, a throttling server)
+// that went on for longer than the mover's patience.
+type gaveUpError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *gaveUpError) Error() string {
+	return fmt.Sprintf("gave up after %s of retries: %v", e.after, e.err)
+}
+func (e *gaveUpError) Unwrap() error { return e.err }
+
+// failureText is what a failed move records and shows to people (the move
+// and job pages, the report, helpdesk): a sentence that says which kind of
+// failure it was, then the essential detail, with Go's transport wording
+// ("write tcp 127.0.0.1:5->127.0.0.1:6: use of closed network
+// connection") put in words. The raw error goes to the log.
+func failureText(err error) string {
+	var gu *gaveUpError
+	var pe *permanentError
+	switch {
+	case errors.As(err, &gu):
+		if isThrottle(gu.err) {
+			return fmt.Sprintf("Gave up after %s of the mail server asking to wait; its last answer: %s",
+				gu.after, plainDetail(gu.err))
+		}
+		return fmt.Sprintf("Gave up after %s of lost connections to the mail servers; the last failure: %s",
+			gu.after, plainDetail(gu.err))
+	case errors.As(err, &pe):
+		return "Cannot continue: " + plainDetail(pe.err)
+	case isNo(err):
+		return "A mail server refused a request: " + plainDetail(err)
+	case isConnLoss(err):
+		return "Lost the connection to a mail server: " + plainDetail(err)
+	}
+	return "The move failed: " + plainDetail(err)
+}
+
+// plainDetail is err's text with the transport part put in words: the
+// innermost error of a known kind by its type, and what go-imap formatted
+// with %v (so that its type is lost) by its wording.
+func plainDetail(err error) string {
+	text := err.Error()
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		words, ok := plainCause(e)
+		if !ok {
+			continue
+		}
+		if inner := e.Error(); strings.HasSuffix(text, inner) {
+			text = strings.TrimSuffix(text, inner) + words
+			break
+		}
+	}
+	for _, r := range transportWording {
+		text = r.re.ReplaceAllString(text, r.with)
+	}
+	return text
+}
+
+// plainCause puts an error of a known transport or protocol kind in words.
+// It looks at err itself, not at what err wraps: plainDetail walks the
+// chain.
+func plainCause(err error) (string, bool) {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return "the server closed the connection", true
+	}
+	if err == net.ErrClosed {
+		return "the connection was closed", true
+	}
+	switch e := err.(type) {
+	case *imap.Error:
+		if e.Type == imap.StatusResponseTypeBye {
+			return "the server ended the session (" + orUnknown(e.Text) + ")", true
+		}
+		answer := string(e.Type)
+		if e.Code != "" {
+			answer += " [" + string(e.Code) + "]"
+		}
+		return "the server answered " + answer + ": " + orUnknown(e.Text), true
+	case *tls.CertificateVerificationError:
+		return "the server's TLS certificate is not trusted (" + strings.TrimPrefix(e.Err.Error(), "x509: ") + ")", true
+	case tls.RecordHeaderError:
+		return "the server does not speak TLS on this port", true
+	case *net.DNSError:
+		return "the host name " + e.Name + " cannot be resolved", true
+	case *net.OpError:
+		why := "it failed"
+		var errno syscall.Errno
+		var dns *net.DNSError
+		switch {
+		case errors.As(e.Err, &dns):
+			why = "the host name " + dns.Name + " cannot be resolved"
+		case e.Timeout():
+			why = "timed out"
+		case errors.As(e.Err, &errno):
+			why = errno.Error()
+		case errors.Is(e.Err, net.ErrClosed):
+			why = "the connection was closed"
+		case errors.Is(e.Err, io.EOF):
+			why = "the server closed the connection"
+		}
+		if e.Op == "dial" {
+			return "cannot connect: " + why, true
+		}
+		return "the connection broke: " + why, true
+	}
+	return "", false
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "no reason given"
+	}
+	return s
+}
+
+// transportWording rewrites Go's transport wording where it survives only
+// as text (go-imap wraps its read errors with %v).
+var transportWording = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`: (?:read|write|connect): (connection (?:refused|reset by peer)|broken pipe)`), ": $1"},
+	{regexp.MustCompile(`: (?:read|write|connect): (use of closed network connection|i/o timeout)`), ": $1"},
+	{regexp.MustCompile(`\b(?:read|write) (?:tcp|tcp4|tcp6|unix) \S+?: `), "the connection broke: "},
+	{regexp.MustCompile(`\bdial (?:tcp|tcp4|tcp6|unix) \S+?: `), "cannot connect: "},
+	{regexp.MustCompile(`\bin (?:response|[a-z]+(?:-[a-z]+)+): `), ""},
+	{regexp.MustCompile(`\buse of closed network connection`), "the connection was closed"},
+	{regexp.MustCompile(`\bi/o timeout`), "timed out"},
+	{regexp.MustCompile(`\b(?:unexpected )?EOF$`), "the server closed the connection"},
+	{regexp.MustCompile(`\bimap: (NO|BAD|BYE) `), "the server answered $1: "},
 }

@@ -113,7 +113,22 @@ func (mv *Mover) Run(ctx context.Context, job db.Job, m db.Move) (db.Move, error
 			r.log.Error("move stopped: the job store failed", "phase", r.m.Phase, "err", err)
 			return r.m, fmt.Errorf("job store: %w", err)
 		}
-		if cancelled, _ := mv.DB.CancelRequested(ctx, r.m.ID); cancelled || errors.Is(err, errCancelled) {
+		// A failure may be the admin's cancel arriving (connections closed
+		// under the move); the store says whether it was.
+		cancelled := errors.Is(err, errCancelled)
+		if !cancelled {
+			c, cerr := mv.DB.CancelRequested(ctx, r.m.ID)
+			if cerr != nil {
+				// Without the answer the move can neither be called cancelled
+				// nor failed nor retried: it stops as last committed, as for
+				// any failure of the job store, and stays resumable.
+				r.log.Error("move stopped: cannot read whether it was cancelled", "phase", r.m.Phase,
+					"err", cerr, "failure", err)
+				return r.m, fmt.Errorf("job store: read the cancel request of move %d: %w", r.m.ID, cerr)
+			}
+			cancelled = c
+		}
+		if cancelled {
 			return r.finishAbandoned(ctx, db.MoveCancelled, "cancelled")
 		}
 		var ae *abandonError
@@ -127,13 +142,13 @@ func (mv *Mover) Run(ctx context.Context, job db.Job, m db.Move) (db.Move, error
 			waitingSince = mv.now()
 		}
 		if mv.now().Sub(waitingSince) > mv.patience() {
-			return r.finishFailed(ctx, fmt.Errorf("gave up after %s of retries: %w", mv.patience(), err))
+			return r.finishFailed(ctx, &gaveUpError{after: mv.patience(), err: err})
 		}
 		what := "connection lost"
 		if isThrottle(err) {
 			what = "server throttling"
 		}
-		r.m.Error = fmt.Sprintf("%s, retrying in %s: %v", what, delay, err)
+		r.m.Error = fmt.Sprintf("%s, retrying in %s: %s", what, delay, plainDetail(err))
 		r.log.Warn("move retrying", "phase", r.m.Phase, "delay", delay, "err", err)
 		if err := r.save(ctx); err != nil && ctx.Err() == nil {
 			return r.m, err
@@ -366,13 +381,17 @@ func (r *run) finishDone(ctx context.Context) error {
 	return nil
 }
 
+// finishFailed ends a move as failed. The move, its event and what is
+// published carry failureText (a sentence for people); the log keeps the
+// raw error.
 func (r *run) finishFailed(ctx context.Context, cause error) (db.Move, error) {
-	r.m.State, r.m.Error, r.m.FinishedAt, r.m.CurrentFolder = db.MoveFailed, cause.Error(), r.mv.now(), ""
+	text := failureText(cause)
+	r.m.State, r.m.Error, r.m.FinishedAt, r.m.CurrentFolder = db.MoveFailed, text, r.mv.now(), ""
 	r.log.Error("move failed", "phase", r.m.Phase, "err", cause)
 	if err := r.save(ctx); err != nil {
 		return r.m, err
 	}
-	r.event(ctx, "failed", cause.Error())
+	r.event(ctx, "failed", text)
 	return r.m, nil
 }
 
@@ -382,7 +401,7 @@ func (r *run) finishFailed(ctx context.Context, cause error) (db.Move, error) {
 // and keeps both copies for an admin to look at.
 func (r *run) finishAbandoned(ctx context.Context, state, reason string) (db.Move, error) {
 	if !r.m.DirectoryUpdated.IsZero() {
-		return r.finishFailed(ctx, fmt.Errorf("%s after the directory update; source and target both kept: %s", state, reason))
+		return r.finishFailed(ctx, permanent(fmt.Errorf("%s after the directory update; source and target both kept: %s", state, reason)))
 	}
 	r.m.Phase = db.PhaseCleanup
 	r.m.Error = reason
@@ -393,7 +412,7 @@ func (r *run) finishAbandoned(ctx context.Context, state, reason string) (db.Mov
 		if ctx.Err() != nil {
 			return r.m, ctx.Err()
 		}
-		return r.finishFailed(ctx, fmt.Errorf("%s (%s), but removing the partial copy from the target failed: %w", state, reason, err))
+		return r.finishFailed(ctx, permanent(fmt.Errorf("%s (%s), but removing the partial copy from the target failed: %w", state, reason, err)))
 	}
 	r.m.State, r.m.FinishedAt, r.m.CurrentFolder = state, r.mv.now(), ""
 	r.m.MsgsDone, r.m.BytesDone = 0, 0
