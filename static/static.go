@@ -4,9 +4,11 @@
 package static
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
@@ -23,13 +25,21 @@ type Assets struct {
 	byName   map[string]string // "style.css" -> "/static/style.3f2a1c9e.css"
 }
 
-// New indexes the embedded files.
+// New indexes the embedded files. They are part of the binary, so a file
+// that cannot be read is a broken build: New panics rather than serve pages
+// whose CSS and JavaScript are missing.
 func New() *Assets {
 	a := &Assets{byHashed: map[string]string{}, byName: map[string]string{}}
-	entries, _ := fs.ReadDir(files, "files")
+	entries, err := fs.ReadDir(files, "files")
+	if err != nil {
+		panic(fmt.Sprintf("static: embedded files: %v", err))
+	}
 	for _, e := range entries {
 		name := e.Name()
-		data, _ := fs.ReadFile(files, "files/"+name)
+		data, err := fs.ReadFile(files, "files/"+name)
+		if err != nil {
+			panic(fmt.Sprintf("static: embedded file %s: %v", name, err))
+		}
 		sum := sha256.Sum256(data)
 		ext := path.Ext(name)
 		hashed := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:4]) + ext
@@ -57,10 +67,11 @@ func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	data, err := fs.ReadFile(files, file)
 	if err != nil {
-		http.NotFound(w, r)
+		// New read this very file; failing now is not a missing file.
+		http.Error(w, "cannot read "+name+": "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, path.Base(file), time.Time{}, strings.NewReader(string(data)))
+	http.ServeContent(w, r, path.Base(file), time.Time{}, bytes.NewReader(data))
 }
