@@ -62,7 +62,10 @@ func (r *run) handleRefusals(ctx context.Context, f *db.Folder, refused []refusa
 func (r *run) badItem(ctx context.Context, f *db.Folder, meta msgMeta, reason string) error {
 	item := db.SkippedItem{MoveID: r.m.ID, Folder: f.Source, UID: uint32(meta.uid), Date: meta.date,
 		Size: meta.size, Error: reason}
-	if env, err := fetchEnvelope(r.sc, meta.uid); err == nil && env != nil {
+	if env, err := fetchEnvelope(r.sc, meta.uid); err != nil {
+		// The report then lacks the subject and Message-ID, nothing more.
+		r.log.Info("no envelope for a bad item", "folder", f.Source, "uid", meta.uid, "err", err)
+	} else {
 		item.MessageID, item.Subject = env.MessageID, env.Subject
 		if !env.Date.IsZero() {
 			item.Date = env.Date
@@ -92,7 +95,9 @@ func (r *run) badItem(ctx context.Context, f *db.Folder, meta msgMeta, reason st
 }
 
 // fetchEnvelope reads a message's envelope for the failure report; a
-// message that cannot be read often still has one.
+// message that cannot be read often still has one. It returns an envelope
+// or an error, never neither: a message gone from the folder, or a server
+// that sends no envelope, is an error.
 func fetchEnvelope(c *conn, uid imap.UID) (*imap.Envelope, error) {
 	if c == nil {
 		return nil, fmt.Errorf("no connection")
@@ -102,12 +107,13 @@ func fetchEnvelope(c *conn, uid imap.UID) (*imap.Envelope, error) {
 		return nil, err
 	}
 	if len(msgs) == 0 {
-		return nil, nil
+		return nil, fmt.Errorf("message uid %d is no longer in the folder", uid)
 	}
 	env := msgs[0].Envelope
-	if env != nil {
-		env.MessageID = strings.Trim(env.MessageID, "<>")
+	if env == nil {
+		return nil, fmt.Errorf("the server sent no envelope for uid %d", uid)
 	}
+	env.MessageID = strings.Trim(env.MessageID, "<>")
 	return env, nil
 }
 
