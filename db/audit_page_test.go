@@ -11,9 +11,7 @@ func TestAuditBefore(t *testing.T) {
 	d := mustOpenDB(t)
 	ctx := context.Background()
 	for i := 1; i <= 5; i++ {
-		if err := d.AddAudit(ctx, "alice", fmt.Sprintf("action %d", i), int64(i), 0, ""); err != nil {
-			t.Fatalf("AddAudit(%d) = %v", i, err)
-		}
+		mustAddAudit(t, d, "alice", fmt.Sprintf("action %d", i), int64(i), 0, "")
 	}
 	for _, tc := range []struct {
 		name     string

@@ -380,3 +380,29 @@ func errorsAs[T error](err error) (T, bool) {
 	ok := errors.As(err, &target)
 	return target, ok
 }
+
+// mustAddAudit records an audit entry the way the actions do, in a
+// transaction of its own.
+func mustAddAudit(t *testing.T, d *DB, actor, action string, jobID, moveID int64, detail string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := execTx(ctx, d, func(tx *sql.Tx) error {
+		return addAudit(ctx, tx, d.Now(), actor, action, jobID, moveID, detail)
+	}); err != nil {
+		t.Fatalf("addAudit(%s %s) = %v", actor, action, err)
+	}
+}
+
+// mustSetJobState sets a job's state directly, as the runner's end of a
+// job does.
+func mustSetJobState(t *testing.T, d *DB, id int64, state string) {
+	t.Helper()
+	finished := ""
+	if state == JobDone || state == JobCancelled {
+		finished = formatTime(d.Now())
+	}
+	if _, err := d.sql.ExecContext(context.Background(), `UPDATE jobs SET state = ?, finished_at = ? WHERE id = ?`,
+		state, finished, id); err != nil {
+		t.Fatalf("set job %d state %s: %v", id, state, err)
+	}
+}

@@ -51,22 +51,12 @@ type AuditEntry struct {
 	Detail        string
 }
 
-// AddAudit records an administrative action.
-func (d *DB) AddAudit(ctx context.Context, actor, action string, jobID, moveID int64, detail string) error {
-	return execTx(ctx, d, func(tx *sql.Tx) error {
-		return addAudit(ctx, tx, d.Now(), actor, action, jobID, moveID, detail)
-	})
-}
-
+// addAudit records an administrative action in the transaction of the
+// action itself, so that no action goes unrecorded.
 func addAudit(ctx context.Context, tx *sql.Tx, now time.Time, actor, action string, jobID, moveID int64, detail string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, job_id, move_id, detail)
 		VALUES (?,?,?,?,?,?)`, formatTime(now), actor, action, jobID, moveID, detail)
 	return err
-}
-
-// Audit returns the newest limit entries of the audit log, newest first.
-func (d *DB) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
-	return d.AuditBefore(ctx, 0, limit)
 }
 
 // AuditBefore returns at most limit audit entries with an id below before,

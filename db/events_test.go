@@ -64,9 +64,7 @@ func TestAudit(t *testing.T) {
 	if err := d.RequestCancel(ctx, ms[0].ID, "bob"); err != nil {
 		t.Fatalf("RequestCancel() = %v", err)
 	}
-	if err := d.AddAudit(ctx, "carol", "retry mailbox", j.ID, ms[0].ID, "alice"); err != nil {
-		t.Fatalf("AddAudit() = %v", err)
-	}
+	mustAddAudit(t, d, "carol", "retry mailbox", j.ID, ms[0].ID, "alice")
 
 	tests := []struct {
 		limit int
@@ -78,7 +76,7 @@ func TestAudit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("limit="+strconv.Itoa(tt.limit), func(t *testing.T) {
-			got, err := d.Audit(ctx, tt.limit)
+			got, err := d.AuditBefore(ctx, 0, tt.limit)
 			if err != nil {
 				t.Fatalf("Audit(%d) = %v", tt.limit, err)
 			}
@@ -99,7 +97,7 @@ func TestAudit(t *testing.T) {
 			}
 		})
 	}
-	got, err := d.Audit(ctx, 1)
+	got, err := d.AuditBefore(ctx, 0, 1)
 	if err != nil {
 		t.Fatalf("Audit(1) = %v", err)
 	}

@@ -144,14 +144,3 @@ func (d *DB) Jobs(ctx context.Context, state string) ([]Job, error) {
 	}
 	return jobs, rows.Err()
 }
-
-// SetJobState records a job's state; a final state also records the time.
-func (d *DB) SetJobState(ctx context.Context, id int64, state string) error {
-	finished := ""
-	if state == JobDone || state == JobCancelled {
-		finished = formatTime(d.Now())
-	}
-	_, err := d.sql.ExecContext(ctx, `UPDATE jobs SET state = ?, finished_at = ? WHERE id = ?`,
-		state, finished, id)
-	return err
-}

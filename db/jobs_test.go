@@ -55,7 +55,7 @@ func TestCreateJob(t *testing.T) {
 		t.Errorf("Moves(%d) uids = %v, want [alice bob]", j.ID, uids)
 	}
 
-	audit, err := d.Audit(ctx, 10)
+	audit, err := d.AuditBefore(ctx, 0, 10)
 	if err != nil {
 		t.Fatalf("Audit() = %v", err)
 	}
@@ -244,12 +244,8 @@ func TestJobsFilterByState(t *testing.T) {
 	j1, _ := mustCreateJob(t, d, "a")
 	j2, _ := mustCreateJob(t, d, "b")
 	j3, _ := mustCreateJob(t, d, "c")
-	if err := d.SetJobState(ctx, j2.ID, JobRunning); err != nil {
-		t.Fatalf("SetJobState(running) = %v", err)
-	}
-	if err := d.SetJobState(ctx, j3.ID, JobDone); err != nil {
-		t.Fatalf("SetJobState(done) = %v", err)
-	}
+	mustSetJobState(t, d, j2.ID, JobRunning)
+	mustSetJobState(t, d, j3.ID, JobDone)
 	tests := []struct {
 		state string
 		want  []int64
@@ -275,40 +271,6 @@ func TestJobsFilterByState(t *testing.T) {
 			}
 			if !slices.Equal(ids, tt.want) {
 				t.Errorf("Jobs(%q) = %v, want %v", tt.state, ids, tt.want)
-			}
-		})
-	}
-}
-
-func TestSetJobState(t *testing.T) {
-	tests := []struct {
-		state    string
-		finished bool
-	}{
-		{JobRunning, false},
-		{JobDone, true},
-		{JobCancelled, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.state, func(t *testing.T) {
-			ctx := context.Background()
-			d := mustOpenDB(t)
-			j, _ := mustCreateJob(t, d, "a")
-			if err := d.SetJobState(ctx, j.ID, tt.state); err != nil {
-				t.Fatalf("SetJobState(%s) = %v", tt.state, err)
-			}
-			got, err := d.Job(ctx, j.ID)
-			if err != nil {
-				t.Fatalf("Job() = %v", err)
-			}
-			if got.State != tt.state {
-				t.Errorf("Job().State = %q, want %q", got.State, tt.state)
-			}
-			if got.FinishedAt.IsZero() == tt.finished {
-				t.Errorf("Job().FinishedAt = %v, want set: %v", got.FinishedAt, tt.finished)
-			}
-			if tt.finished && !got.FinishedAt.Equal(testNow) {
-				t.Errorf("Job().FinishedAt = %v, want %v", got.FinishedAt, testNow)
 			}
 		})
 	}

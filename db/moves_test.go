@@ -119,7 +119,7 @@ func TestRequestCancel(t *testing.T) {
 			if c, err := d.CancelRequested(ctx, m.ID); err != nil || !c {
 				t.Errorf("CancelRequested() = %v, %v, want true, nil", c, err)
 			}
-			audit, err := d.Audit(ctx, 1)
+			audit, err := d.AuditBefore(ctx, 0, 1)
 			if err != nil {
 				t.Fatalf("Audit() = %v", err)
 			}

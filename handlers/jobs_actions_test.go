@@ -40,7 +40,7 @@ func TestJobCancel(t *testing.T) {
 		}
 	})
 	t.Run("audit", func(t *testing.T) {
-		entries, err := a.db.Audit(context.Background(), 10)
+		entries, err := a.db.AuditBefore(context.Background(), 0, 10)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -129,7 +129,7 @@ func TestWizardWalkThrough(t *testing.T) {
 	if got := strings.Join(uids, ","); got != "user01,user02,user03" {
 		t.Errorf("moves = %s, want user01,user02,user03", got)
 	}
-	audit, err := a.db.Audit(ctx, 10)
+	audit, err := a.db.AuditBefore(ctx, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

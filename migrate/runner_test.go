@@ -229,7 +229,10 @@ func TestRunnerCancelAfterHours(t *testing.T) {
 	if got := manifest(t, e.dst, "alice", "INBOX"); len(got) != 0 {
 		t.Errorf("target INBOX has %d messages after cancel, want 0", len(got))
 	}
-	audit, _ := e.db.Audit(ctx, 10)
+	audit, err := e.db.AuditBefore(ctx, 0, 10)
+	if err != nil {
+		t.Fatalf("AuditBefore() = %v", err)
+	}
 	if len(audit) == 0 || audit[0].Action != "cancel mailbox" {
 		t.Errorf("audit = %+v, want the schedule's cancel", audit)
 	}
@@ -278,7 +281,10 @@ func TestRunnerCancelOneAndRetry(t *testing.T) {
 		t.Fatalf("retried alice: %s attempt %d (%s), want done attempt 2", final[0].State, final[0].Attempt, final[0].Error)
 	}
 	equalManifest(t, "target after retry", manifest(t, e.dst, "alice", "INBOX"), want)
-	audit, _ := e.db.Audit(ctx, 10)
+	audit, err := e.db.AuditBefore(ctx, 0, 10)
+	if err != nil {
+		t.Fatalf("AuditBefore() = %v", err)
+	}
 	var actions []string
 	for _, a := range audit {
 		actions = append(actions, a.Actor+":"+a.Action)
