@@ -146,7 +146,7 @@ func TestStopWaitsForAppendAnswers(t *testing.T) {
 	stopCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := (&migrate.Runner{Mover: e.mover(), DB: e.db}).RunJob(stopCtx, j.ID)
+		_, err := (&migrate.Runner{Mover: e.mover(), DB: e.db}).RunJobs(stopCtx, j.ID)
 		done <- err
 	}()
 	<-blocked
@@ -156,7 +156,7 @@ func TestStopWaitsForAppendAnswers(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	close(release)
 	if err := <-done; err == nil {
-		t.Fatal("RunJob() = nil, want the stop")
+		t.Fatal("RunJobs() = nil, want the stop")
 	}
 
 	moves, err := e.db.Moves(ctx, j.ID)

@@ -163,7 +163,7 @@ func TestSilentServerCancelled(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := (&migrate.Runner{Mover: e.mover(), DB: e.db}).RunJob(ctx, j.ID)
+		_, err := (&migrate.Runner{Mover: e.mover(), DB: e.db}).RunJobs(ctx, j.ID)
 		done <- err
 	}()
 	for e.dst.Faults().Waiting() == 0 {
@@ -171,7 +171,7 @@ func TestSilentServerCancelled(t *testing.T) {
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("RunJob() = %v, want context.Canceled", err)
+		t.Fatalf("RunJobs() = %v, want context.Canceled", err)
 	}
 	m, err := e.db.Moves(context.Background(), j.ID)
 	if err != nil || m[0].State != db.MoveRunning {
@@ -234,9 +234,9 @@ func TestThrottledLoginRetried(t *testing.T) {
 			sawRetry = true
 		}
 	}
-	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJob(context.Background(), j.ID)
+	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJobs(context.Background(), j.ID)
 	if err != nil || moves[0].State != db.MoveDone {
-		t.Fatalf("RunJob() = %+v, %v; want done", moves, err)
+		t.Fatalf("RunJobs() = %+v, %v; want done", moves, err)
 	}
 	if !sawRetry {
 		t.Error("no progress said the server was throttling")
@@ -264,9 +264,9 @@ func TestCancelledMoveCleansTarget(t *testing.T) {
 			}
 		}
 	}
-	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJob(ctx, j.ID)
+	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJobs(ctx, j.ID)
 	if err != nil || moves[0].State != db.MoveCancelled {
-		t.Fatalf("RunJob() = %+v, %v; want cancelled", moves, err)
+		t.Fatalf("RunJobs() = %+v, %v; want cancelled", moves, err)
 	}
 	assertUntouched(t, e, before)
 }

@@ -92,9 +92,9 @@ func (e *memEnv) move(t *testing.T, ctx context.Context, uid string, job db.Job)
 func (e *memEnv) runJob(t *testing.T, ctx context.Context, jobID int64) db.Move {
 	t.Helper()
 	rn := &migrate.Runner{Mover: e.mover(), DB: e.db}
-	moves, err := rn.RunJob(ctx, jobID)
+	moves, err := rn.RunJobs(ctx, jobID)
 	if err != nil {
-		t.Fatalf("RunJob() = %v", err)
+		t.Fatalf("RunJobs() = %v", err)
 	}
 	return moves[0]
 }
@@ -181,9 +181,9 @@ func errorsAs[T any](err error, target *T) bool { return errors.As(err, target) 
 // runWith runs a job with a given mover and returns its first move.
 func runWith(t *testing.T, e *memEnv, mv *migrate.Mover, jobID int64) db.Move {
 	t.Helper()
-	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJob(context.Background(), jobID)
+	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJobs(context.Background(), jobID)
 	if err != nil {
-		t.Fatalf("RunJob() = %v", err)
+		t.Fatalf("RunJobs() = %v", err)
 	}
 	return moves[0]
 }

@@ -114,9 +114,9 @@ func (e *itEnv) createJob(t *testing.T, job db.Job, users ...string) db.Job {
 func (e *itEnv) runJob(t *testing.T, jobID int64) map[string]db.Move {
 	t.Helper()
 	rn := &migrate.Runner{Mover: e.mover(nil), DB: e.db}
-	moves, err := rn.RunJob(context.Background(), jobID)
+	moves, err := rn.RunJobs(context.Background(), jobID)
 	if err != nil {
-		t.Fatalf("RunJob() = %v", err)
+		t.Fatalf("RunJobs() = %v", err)
 	}
 	out := map[string]db.Move{}
 	for _, m := range moves {

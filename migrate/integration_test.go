@@ -192,7 +192,7 @@ func itCheckCoverage(t *testing.T, s itSnapshot) {
 	}
 }
 
-// itHang bounds how long a cancelled RunJob may take to return. It is a
+// itHang bounds how long a cancelled RunJobs may take to return. It is a
 // liveness check, not a speed one: a cancelled move stops within
 // milliseconds, and only a deadlock takes this long.
 const itHang = 30 * time.Second
@@ -272,19 +272,19 @@ func TestIntegrationResumeAfterInterrupt(t *testing.T) {
 			})}
 			done := make(chan error, 1)
 			go func() {
-				_, err := rn.RunJob(ctx, job.ID)
+				_, err := rn.RunJobs(ctx, job.ID)
 				done <- err
 			}()
 			select {
 			case err := <-done:
 				if !errors.Is(err, context.Canceled) {
-					t.Fatalf("RunJob() with a cancelled context = %v, want %v", err, context.Canceled)
+					t.Fatalf("RunJobs() with a cancelled context = %v, want %v", err, context.Canceled)
 				}
 			case <-time.After(itHang):
 				if ctx.Err() == nil {
-					t.Fatalf("RunJob() ran %v without reaching the cancel point", itHang)
+					t.Fatalf("RunJobs() ran %v without reaching the cancel point", itHang)
 				}
-				t.Fatalf("RunJob() has not returned %v after the cancel at %s: the move hangs. Stuck mover goroutines:\n%s",
+				t.Fatalf("RunJobs() has not returned %v after the cancel at %s: the move hangs. Stuck mover goroutines:\n%s",
 					itHang, it.fired, itStacks("movewizard/migrate.", "imapclient.(*Client).handleFetch"))
 			}
 			moves, err := e.db.Moves(context.Background(), job.ID)

@@ -210,7 +210,7 @@ func (e *maEnv) move(t testing.TB, ctx context.Context, mv *migrate.Mover, job d
 	if err != nil {
 		t.Fatal(err)
 	}
-	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJob(ctx, j.ID)
+	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJobs(ctx, j.ID)
 	if len(moves) == 0 {
 		all, _ := e.db.Moves(context.Background(), j.ID)
 		return all[0], err
@@ -445,7 +445,7 @@ func TestMultiAppendStop(t *testing.T) {
 		}
 	}
 	if _, err := e.move(t, ctx, mv, db.Job{KeepSource: true}); !errors.Is(err, context.Canceled) {
-		t.Fatalf("RunJob() = %v, want context.Canceled", err)
+		t.Fatalf("RunJobs() = %v, want context.Canceled", err)
 	}
 	moves, err := e.db.UserMoves(context.Background(), maUser)
 	if err != nil || len(moves) != 1 || moves[0].State != db.MoveRunning {
@@ -471,7 +471,7 @@ func TestMultiAppendStop(t *testing.T) {
 			len(done), sending)
 	}
 
-	moves, err = (&migrate.Runner{Mover: e.mover(), DB: e.db}).RunJob(context.Background(), moves[0].JobID)
+	moves, err = (&migrate.Runner{Mover: e.mover(), DB: e.db}).RunJobs(context.Background(), moves[0].JobID)
 	if err != nil || moves[0].State != db.MoveDone {
 		t.Fatalf("resumed move = %+v, %v; want done", moves, err)
 	}

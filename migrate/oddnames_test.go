@@ -221,8 +221,8 @@ func TestRefusedFolderNamesResumed(t *testing.T) {
 					}
 				}
 			}
-			if _, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJob(ctx, j.ID); !errors.Is(err, context.Canceled) {
-				t.Fatalf("RunJob() = %v, want it stopped at %s", err, tc.point)
+			if _, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJobs(ctx, j.ID); !errors.Is(err, context.Canceled) {
+				t.Fatalf("RunJobs() = %v, want it stopped at %s", err, tc.point)
 			}
 			if seen < tc.nth {
 				t.Fatalf("point %s reached %d times, want %d", tc.point, seen, tc.nth)

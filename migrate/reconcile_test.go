@@ -40,8 +40,8 @@ func TestResumeReconcilesInFlightAppends(t *testing.T) {
 			stop()
 		}
 	}
-	if _, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJob(stopCtx, j.ID); err == nil {
-		t.Fatal("RunJob() = nil, want the cancellation")
+	if _, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJobs(stopCtx, j.ID); err == nil {
+		t.Fatal("RunJobs() = nil, want the cancellation")
 	}
 	moves, _ := e.db.Moves(ctx, j.ID)
 	m := moves[0]

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -113,11 +114,6 @@ func (rn *Runner) RunJobs(ctx context.Context, jobIDs ...int64) ([]db.Move, erro
 	return all, nil
 }
 
-// RunJob runs one job to its end.
-func (rn *Runner) RunJob(ctx context.Context, jobID int64) ([]db.Move, error) {
-	return rn.RunJobs(ctx, jobID)
-}
-
 func (rn *Runner) loop(ctx context.Context, only []int64) error {
 	rn.init()
 	var wg sync.WaitGroup
@@ -180,7 +176,7 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 	byJob := map[int64][]db.Move{}
 	now := rn.Mover.now()
 	for _, m := range moves {
-		if only != nil && !containsID(only, m.JobID) {
+		if only != nil && !slices.Contains(only, m.JobID) {
 			continue
 		}
 		if _, ok := jobs[m.JobID]; !ok {
@@ -393,13 +389,4 @@ func (rn *Runner) cancelOverdue(ctx context.Context, j db.Job, moves []db.Move) 
 			rn.logger().Error("cancel overdue move", "job", j.ID, "mailbox", m.UID, "err", err)
 		}
 	}
-}
-
-func containsID(ids []int64, id int64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }

@@ -170,9 +170,9 @@ func TestStoreFailureStopsMove(t *testing.T) {
 					stored.State, stored.Phase, stored.Error)
 			}
 			rn := &migrate.Runner{Mover: &migrate.Mover{Config: e.cfg, Dir: e.dir, DB: d, Patience: 3 * time.Second, ChunkSize: 10}, DB: d}
-			final, err := rn.RunJob(ctx, j.ID)
+			final, err := rn.RunJobs(ctx, j.ID)
 			if err != nil {
-				t.Fatalf("RunJob() after the repair = %v", err)
+				t.Fatalf("RunJobs() after the repair = %v", err)
 			}
 			if final[0].State != db.MoveDone {
 				t.Fatalf("resumed move = %s (%s), want done", final[0].State, final[0].Error)
@@ -206,7 +206,7 @@ func execRaw(t *testing.T, path string, stmts ...string) {
 }
 
 // TestRunnerStopsOnStoreFailure: through the runner, a move whose store
-// fails is not started again at once (a full disk would loop): RunJob, the
+// fails is not started again at once (a full disk would loop): RunJobs, the
 // command line's way in, ends with the store's error.
 func TestRunnerStopsOnStoreFailure(t *testing.T) {
 	ctx := context.Background()
@@ -228,9 +228,9 @@ func TestRunnerStopsOnStoreFailure(t *testing.T) {
 	logs := &recordLog{}
 	mv := e.mover()
 	mv.Log = slog.New(logs)
-	_, err = (&migrate.Runner{Mover: mv, DB: e.db}).RunJob(ctx, j.ID)
+	_, err = (&migrate.Runner{Mover: mv, DB: e.db}).RunJobs(ctx, j.ID)
 	if err == nil || !db.IsStoreError(err) {
-		t.Fatalf("RunJob() with a failing store = %v, want the job store error", err)
+		t.Fatalf("RunJobs() with a failing store = %v, want the job store error", err)
 	}
 	if n := logs.count("move stopped: the job store failed"); n != 1 {
 		t.Errorf("the move was started %d times, want once", n)

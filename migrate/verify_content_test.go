@@ -119,8 +119,8 @@ func TestReadBackDuringCopy(t *testing.T) {
 			stop()
 		}
 	}
-	if _, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJob(stopCtx, j.ID); err == nil {
-		t.Fatal("RunJob() = nil, want the stop at the verify phase")
+	if _, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJobs(stopCtx, j.ID); err == nil {
+		t.Fatal("RunJobs() = nil, want the stop at the verify phase")
 	}
 	moves, err := e.db.Moves(ctx, j.ID)
 	if err != nil {
