@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
@@ -27,6 +30,17 @@ func (e *userError) Unwrap() error { return e.kind }
 
 func invalidf(format string, args ...any) error {
 	return &userError{kind: errInvalid, msg: fmt.Sprintf(format, args...)}
+}
+
+// pathID parses the {id} of a job or move URL; anything but a positive
+// integer is the person's mistake, not a missing row.
+func pathID(r *http.Request, what string) (int64, error) {
+	raw := chi.URLParam(r, "id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, invalidf("%q is not a %s number.", raw, what)
+	}
+	return id, nil
 }
 
 // renderError is the one error path: it maps the kind to a status, logs

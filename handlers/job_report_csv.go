@@ -60,8 +60,8 @@ func writeReportCSV(buf *bytes.Buffer, rep jobReport) error {
 	for _, m := range rep.Mailboxes {
 		write(map[string]string{"record": "mailbox", "uid": m.UID, "outcome": m.Outcome,
 			"source": m.Source, "target": m.Target,
-			"messages_copied": itoa64(m.MsgsCopied), "messages_total": itoa64(m.MsgsTotal),
-			"bytes_copied": itoa64(m.BytesCopied), "bytes_total": itoa64(m.BytesTotal),
+			"messages_copied": strconv.FormatInt(m.MsgsCopied, 10), "messages_total": strconv.FormatInt(m.MsgsTotal, 10),
+			"bytes_copied": strconv.FormatInt(m.BytesCopied, 10), "bytes_total": strconv.FormatInt(m.BytesTotal, 10),
 			"skipped": strconv.Itoa(m.Skipped), "started_at": m.StartedAt, "finished_at": m.FinishedAt,
 			"duration_seconds": strconv.FormatFloat(m.DurationSeconds, 'f', -1, 64), "error": m.Error})
 	}
@@ -69,7 +69,7 @@ func writeReportCSV(buf *bytes.Buffer, rep jobReport) error {
 		for _, it := range m.SkippedItems {
 			write(map[string]string{"record": "skipped", "uid": m.UID, "source": m.Source, "target": m.Target,
 				"error": it.Error, "folder": it.Folder, "message_uid": strconv.FormatUint(uint64(it.UID), 10),
-				"message_id": it.MessageID, "subject": it.Subject, "date": it.Date, "size": itoa64(it.Size)})
+				"message_id": it.MessageID, "subject": it.Subject, "date": it.Date, "size": strconv.FormatInt(it.Size, 10)})
 		}
 	}
 	for _, m := range rep.Mailboxes {
@@ -85,8 +85,6 @@ func writeReportCSV(buf *bytes.Buffer, rep jobReport) error {
 	}
 	return csv.NewWriter(buf).WriteAll(rows)
 }
-
-func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // csvSafe defuses spreadsheet formulas: a cell starting with = + - @ (or a
 // tab or carriage return, which some spreadsheets skip before them) is

@@ -21,7 +21,7 @@ func (s *Server) userPage(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		v.InDirectory = true
 		// The directory's spelling, since moves are stored under it.
-		v.UID, v.Name, v.Mail, v.Home = u.UID, u.Name, u.Mail, s.pagesHome(u.Home)
+		v.UID, v.Name, v.Mail, v.Home = u.UID, u.Name, u.Mail, s.userHome(u.Home)
 	case errors.Is(err, migrate.ErrNotFound):
 	default:
 		// The history is in our own database and still worth showing.
@@ -38,11 +38,24 @@ func (s *Server) userPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, m := range moves {
-		row := pagesMoveRow(m)
+		row := userMoveRow(m)
 		if m.Unfinished() && v.Current == nil {
 			v.Current = &row
 		}
 		v.Moves = append(v.Moves, row)
 	}
 	s.render(w, r, http.StatusOK, web.UserPage(s.page(r, "User "+v.UID, "users"), v))
+}
+
+// userMoveRow is the view of one move on the user page.
+func userMoveRow(m db.Move) web.UserMoveRow {
+	return web.UserMoveRow{
+		MoveID: m.ID, JobID: m.JobID,
+		Created: m.CreatedAt, Finished: m.FinishedAt,
+		From: m.Source, To: m.Target,
+		State: m.State, Phase: m.Phase, Folder: m.CurrentFolder,
+		MsgsDone: m.MsgsDone, MsgsTotal: m.MsgsTotal,
+		BytesDone: m.BytesDone, BytesTotal: m.BytesTotal,
+		Skipped: m.Skipped, Error: m.Error, Attempt: m.Attempt,
+	}
 }

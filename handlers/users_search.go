@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/web"
 )
@@ -28,31 +27,18 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 			v.Results = append(v.Results, web.UserSearchRow{
 				UID: u.UID, Name: u.Name, Mail: u.Mail,
 				Link: "/users/" + url.PathEscape(u.UID),
-				Home: s.pagesHome(u.Home),
+				Home: s.userHome(u.Home),
 			})
 		}
 	}
 	s.render(w, r, http.StatusOK, web.UsersPage(s.page(r, "Users", "users"), v))
 }
 
-// pagesHome names the registered server a home attribute value points to.
-func (s *Server) pagesHome(home string) web.UserHome {
+// userHome names the registered server a home attribute value points to.
+func (s *Server) userHome(home string) web.UserHome {
 	h := web.UserHome{Value: home}
 	if srv, ok := s.Config.ServerByHome(home); ok && home != "" {
 		h.Server = srv.Name
 	}
 	return h
-}
-
-// pagesMoveRow is the view of one move on the user page.
-func pagesMoveRow(m db.Move) web.UserMoveRow {
-	return web.UserMoveRow{
-		MoveID: m.ID, JobID: m.JobID,
-		Created: m.CreatedAt, Finished: m.FinishedAt,
-		From: m.Source, To: m.Target,
-		State: m.State, Phase: m.Phase, Folder: m.CurrentFolder,
-		MsgsDone: m.MsgsDone, MsgsTotal: m.MsgsTotal,
-		BytesDone: m.BytesDone, BytesTotal: m.BytesTotal,
-		Skipped: m.Skipped, Error: m.Error, Attempt: m.Attempt,
-	}
 }

@@ -144,5 +144,3 @@ func (f *WizardPolicyForm) Validate(maxBad int) int {
 	}
 	return n
 }
-
-func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

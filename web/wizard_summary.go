@@ -2,6 +2,7 @@ package web
 
 import (
 	"slices"
+	"strconv"
 
 	"github.com/movewizard/movewizard/migrate"
 )
@@ -58,14 +59,14 @@ func NewPreflightRow(c migrate.MoveCheck, held int64) PreflightRow {
 	}
 	if c.Measured {
 		r.Messages, r.Bytes = c.Messages, c.Bytes
-		r.Count, r.Size = itoa64(c.Messages), jobBytes(c.Bytes)
+		r.Count, r.Size = strconv.FormatInt(c.Messages, 10), jobBytes(c.Bytes)
 	}
 	if c.QuotaLimit > 0 {
 		r.Quota = jobBytes(c.QuotaUsed) + " used of " + jobBytes(c.QuotaLimit)
 	}
 	problems := c.Errors
 	if held != 0 {
-		problems = append([]string{"Already in unfinished job " + itoa64(held) + "; starting will be refused."}, problems...)
+		problems = append([]string{"Already in unfinished job " + strconv.FormatInt(held, 10) + "; starting will be refused."}, problems...)
 	}
 	switch {
 	case len(problems) > 0:
