@@ -18,7 +18,8 @@ import (
 const wizardPreflights = 8
 
 // wizardPreflightEvents streams one "preflight" event per selected user as
-// its check finishes, then "done" (STYLE.md habit 9).
+// its check finishes, then "done": a long check shows its results as they
+// come, so one slow server does not leave the page blank.
 func (s *Server) wizardPreflightEvents(w http.ResponseWriter, r *http.Request) {
 	st, err := s.loadWizard(r)
 	if err != nil {

@@ -10,9 +10,9 @@ import (
 )
 
 // retryRead is the second try of a message the source failed to read
-// (DESIGN.md step 5): one more FETCH of that message alone. A second
-// failure is a bad item for the policy; a lost connection is not, and
-// propagates so the move reconnects and tries again later.
+// during the copy phase (docs/engine.md): one more FETCH of that message
+// alone. A second failure is a bad item for the policy; a lost connection
+// is not, and propagates so the move reconnects and tries again later.
 func (r *run) retryRead(ctx context.Context, f *db.Folder, meta msgMeta, first error) error {
 	key := fmt.Sprintf("%s\x00%d", f.Source, meta.uid)
 	if r.failedOnce[key] { // the retry itself was cut short by a lost connection

@@ -11,7 +11,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 )
 
-// copyAll is DESIGN.md step 4: every selectable folder, message by message.
+// copyAll is the copy phase (docs/engine.md): every selectable folder, message by message.
 func (r *run) copyAll(ctx context.Context, next string) error {
 	folders, err := r.mv.DB.Folders(ctx, r.m.ID)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 )
 
-// cutover is DESIGN.md step 7: re-home the user in the directory. SetHome
+// cutover is the cutover phase (docs/engine.md): re-home the user in the directory. SetHome
 // is a compare-and-swap from the source's value, so it happens at most once
 // and never overwrites someone else's change; a crash between the LDAP
 // modify and our commit is recognised on resume (the home already names

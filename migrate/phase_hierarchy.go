@@ -11,7 +11,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 )
 
-// hierarchy is DESIGN.md step 3: recreate the folder tree on the target,
+// hierarchy is the hierarchy phase (docs/engine.md): recreate the folder tree on the target,
 // then measure the mailbox and check the target's quota before any message
 // is copied.
 func (r *run) hierarchy(ctx context.Context, next string) error {

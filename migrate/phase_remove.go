@@ -9,7 +9,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 )
 
-// removeSource is DESIGN.md step 8: delete from the source exactly the
+// removeSource is the remove phase (docs/engine.md): delete from the source exactly the
 // messages verified on the target, under the UIDVALIDITY they were
 // verified for, then the folders left empty (children first). Anything
 // else (skipped items, mail that arrived after the final pass) stays, and

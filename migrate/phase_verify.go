@@ -10,7 +10,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 )
 
-// verifyAll is DESIGN.md step 6: per folder, every source message is on
+// verifyAll is the verify phase (docs/engine.md): per folder, every source message is on
 // the target (count plus a per-message check of UID and size). A folder
 // with something missing is copied again and checked again; three rounds
 // without agreement fail the move before anything irreversible happens.

@@ -9,9 +9,10 @@ import (
 	"github.com/movewizard/movewizard/db"
 )
 
-// preflight checks (DESIGN.md step 1) that the user exists, lives on a
-// registered server other than the target, and that the mode allows the
-// move. A resumed move after the directory update keeps its recorded source.
+// preflight is the move's first phase (docs/engine.md): it checks that the
+// user exists, lives on a registered server other than the target, and that
+// the mode allows the move. A resumed move after the directory update keeps
+// its recorded source.
 func (r *run) preflight(ctx context.Context) error {
 	cfg := r.mv.Config
 	dst, ok := cfg.Server(r.m.Target)
