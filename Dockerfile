@@ -6,6 +6,7 @@ COPY go.mod go.sum ./
 # reads that module's go.mod, so it comes before the rest of the source.
 COPY migrate/third_party/go-imap/go.mod migrate/third_party/go-imap/go.sum ./migrate/third_party/go-imap/
 RUN go mod download
+# .dockerignore keeps .git, test binaries, profiles and databases out.
 COPY . .
 # cmd/movewizard/dockerfile_test.go runs this exact build line.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/movewizard ./cmd/movewizard
