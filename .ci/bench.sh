@@ -10,12 +10,19 @@
 # Env: N users (20), M messages per user (300), PS parallelisms ("1 4"),
 # FSYNC_NEVER=1 adds both tools with the target writing mail_fsync=never,
 # BIG=0 skips the memory case, BIG_USERS (30; -parallel allows at most 30),
-# BIG_MIB (50), DIR server state (/tmp/mw-bench, wiped), BENCH (../shared/bench).
+# BIG_MIB (50), DIR server state (/tmp/mw-bench, wiped), BENCH (../shared/bench),
+# SETTLE seconds waited after each wipe of the target before timing (35).
+#
+# Why SETTLE: ext4 does not reuse an inode freed less than ~30 s ago; each file
+# created meanwhile scans past every such inode (perf: recently_deleted and
+# find_get_block_common were a quarter of all CPU samples). Without the wait,
+# whichever tool runs right after the previous tool's 6,000 files were wiped
+# pays that scan, and in this script that was always movewizard.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-$ROOT/../shared/bench}
 DIR=${DIR:-/tmp/mw-bench}
-N=${N:-20} M=${M:-300} PS=${PS:-"1 4"} FSYNC_NEVER=${FSYNC_NEVER:-0}
+N=${N:-20} M=${M:-300} PS=${PS:-"1 4"} FSYNC_NEVER=${FSYNC_NEVER:-0} SETTLE=${SETTLE:-35}
 BIG=${BIG:-1} BIG_USERS=${BIG_USERS:-30} BIG_MIB=${BIG_MIB:-50}
 RSS_GOAL_MIB=64
 export DIR N BENCH
@@ -92,6 +99,10 @@ FAILS=0  # runs whose copy failed verification (or whose move failed)
 dv_run() {
   local p=$1 variant=$2 out=$DIR/doveadm-$2-P$1.txt line rss cpu
   rm -rf "$DIR/dvtime"; mkdir -p "$DIR/dvtime"
+  # wipe the target now and let it settle (see SETTLE): the script's own
+  # reset then finds it empty
+  N=$NS "$BENCH/servers.sh" reset-dst "$DIR" >/dev/null
+  sleep "$SETTLE"
   PATH="$DIR/bin:$PATH" DOVEADM_OPTS=$3 TAG="-$variant" "$BENCH/baseline-doveadm.sh" "$p" >"$out"
   line=$(grep '^RESULT' "$out" | sed "s/tool=doveadm-$variant /tool=doveadm($variant) /")
   # /usr/bin/time writes "Command exited with non-zero status" before the numbers
@@ -136,6 +147,7 @@ mw_run() {
   fi
   rm -f "$DIR/mw.db"*
   home_on_src "$users"
+  sleep "$SETTLE"  # as for doveadm: no freshly freed inodes on the target
   sync  # keep the writeback of the previous run (and the wipe) out of this timing
   t0=$(date +%s.%N)
   /usr/bin/time -f '%M %U %S' -o "$log.time" "$DIR/movewizard" move -config "$DIR/mw.toml" \
