@@ -6,13 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // MarkJobStarted records that a job's first move started (once).
 func (d *DB) MarkJobStarted(ctx context.Context, id int64) error {
 	_, err := d.sql.ExecContext(ctx, `UPDATE jobs SET state = 'running',
 		started_at = CASE WHEN started_at = '' THEN ? ELSE started_at END
-		WHERE id = ? AND state IN ('queued','running')`, formatTime(d.Now()), id)
+		WHERE id = ? AND state IN `+openStates, formatTime(d.Now()), id)
 	return err
 }
 
@@ -23,7 +25,7 @@ func (d *DB) FinishJobIfDone(ctx context.Context, id int64) (bool, error) {
 	err := execTx(ctx, d, func(tx *sql.Tx) error {
 		var open int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM moves WHERE job_id = ?
-			AND state IN ('queued','running')`, id).Scan(&open); err != nil {
+			AND state IN `+openStates, id).Scan(&open); err != nil {
 			return err
 		}
 		if open > 0 {
@@ -46,7 +48,7 @@ func (d *DB) FinishJobIfDone(ctx context.Context, id int64) (bool, error) {
 // which removes their partial copies. Moves already done stay done.
 func (d *DB) CancelJob(ctx context.Context, id int64, actor string) error {
 	return execTx(ctx, d, func(tx *sql.Tx) error {
-		var state string
+		var state model.JobState
 		err := tx.QueryRowContext(ctx, `SELECT state FROM jobs WHERE id = ?`, id).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("job %d: %w", id, ErrNotFound)
@@ -54,7 +56,7 @@ func (d *DB) CancelJob(ctx context.Context, id int64, actor string) error {
 		if err != nil {
 			return err
 		}
-		if state == JobDone || state == JobCancelled {
+		if state == model.JobDone || state == model.JobCancelled {
 			return fmt.Errorf("job %d is %s: %w", id, state, ErrConflict)
 		}
 		now := formatTime(d.Now())
@@ -77,8 +79,8 @@ func (d *DB) CancelJob(ctx context.Context, id int64, actor string) error {
 // attempt. What the last attempt checkpointed stays: a failed move resumes
 // where it stopped; an abandoned or cancelled one was cleaned up and starts
 // over. A user with another unfinished move is refused (*HeldError).
-func (d *DB) RetryMove(ctx context.Context, id int64, actor string) (Move, error) {
-	var m Move
+func (d *DB) RetryMove(ctx context.Context, id int64, actor string) (model.Move, error) {
+	var m model.Move
 	err := execTx(ctx, d, func(tx *sql.Tx) error {
 		var err error
 		m, err = scanMove(tx.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, id))
@@ -89,23 +91,23 @@ func (d *DB) RetryMove(ctx context.Context, id int64, actor string) (Move, error
 			return err
 		}
 		switch m.State {
-		case MoveFailed, MoveAbandoned, MoveCancelled:
+		case model.MoveFailed, model.MoveAbandoned, model.MoveCancelled:
 		default:
 			return fmt.Errorf("move %d of %q is %s, not failed, abandoned or cancelled: %w", id, m.UID, m.State, ErrConflict)
 		}
 		var held int64
-		err = tx.QueryRowContext(ctx, `SELECT job_id FROM moves WHERE uid = ? AND state IN ('queued','running')`, m.UID).Scan(&held)
+		err = tx.QueryRowContext(ctx, `SELECT job_id FROM moves WHERE uid = ? AND state IN `+openStates, m.UID).Scan(&held)
 		if err == nil {
 			return &HeldError{UID: m.UID, JobID: held}
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if m.State != MoveFailed {
+		if m.State != model.MoveFailed {
 			m.Phase = "" // cleaned up: start over from preflight
 			m.MsgsDone, m.BytesDone = 0, 0
 		}
-		m.State, m.Error, m.Attempt, m.FinishedAt, m.Skipped = MoveQueued, "", m.Attempt+1, time.Time{}, 0
+		m.State, m.Error, m.Attempt, m.FinishedAt, m.Skipped = model.MoveQueued, "", m.Attempt+1, time.Time{}, 0
 		if err := saveMove(ctx, tx, m); err != nil {
 			return err
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // Copy states: sending is recorded before the APPEND, done after its OK.
@@ -64,7 +66,7 @@ func (d *DB) MarkSending(ctx context.Context, folderID int64, cs []Copy) error {
 
 // ConfirmCopies records finished APPENDs and the move's progress in one
 // transaction, so that the published progress never runs ahead of the store.
-func (d *DB) ConfirmCopies(ctx context.Context, folderID int64, cs []Copy, m Move) error {
+func (d *DB) ConfirmCopies(ctx context.Context, folderID int64, cs []Copy, m model.Move) error {
 	return execTx(ctx, d, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO copies (folder_id, source_uid, target_uid, state, size, sha256)
 			VALUES (?,?,?,'done',?,?) ON CONFLICT (folder_id, source_uid) DO UPDATE SET

@@ -8,10 +8,12 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // mustFolder plans an INBOX for a new move of uid and returns both.
-func mustFolder(t *testing.T, d *DB, uid string) (Move, Folder) {
+func mustFolder(t *testing.T, d *DB, uid string) (model.Move, Folder) {
 	t.Helper()
 	_, ms := mustCreateJob(t, d, uid)
 	f, err := d.AddFolder(context.Background(), Folder{MoveID: ms[0].ID, Source: "INBOX", Target: "INBOX"})
@@ -60,7 +62,7 @@ func TestCopiesLifecycle(t *testing.T) {
 	}
 
 	// Confirming upgrades sending to done and saves the move with it.
-	m.State, m.Phase, m.MsgsDone, m.BytesDone, m.CurrentFolder = MoveRunning, PhaseCopy, 2, 400, "INBOX"
+	m.State, m.Phase, m.MsgsDone, m.BytesDone, m.CurrentFolder = model.MoveRunning, model.PhaseCopy, 2, 400, "INBOX"
 	if err := d.ConfirmCopies(ctx, f.ID, []Copy{
 		{SourceUID: 1, TargetUID: 11, Size: 101, SHA256: sum1[:]},
 		{SourceUID: 3, TargetUID: 0, Size: 300, SHA256: sum3[:]}, // no UIDPLUS
@@ -76,7 +78,7 @@ func TestCopiesLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Move() = %v", err)
 	}
-	if saved.MsgsDone != 2 || saved.BytesDone != 400 || saved.State != MoveRunning || saved.CurrentFolder != "INBOX" {
+	if saved.MsgsDone != 2 || saved.BytesDone != 400 || saved.State != model.MoveRunning || saved.CurrentFolder != "INBOX" {
 		t.Errorf("Move() after ConfirmCopies = %+v, want the progress saved", saved)
 	}
 
@@ -144,7 +146,7 @@ func TestConfirmCopiesAtomic(t *testing.T) {
 
 	// Re-queuing the old move breaks the one-unfinished-move index.
 	bad := old
-	bad.State = MoveQueued
+	bad.State = model.MoveQueued
 	bad.MsgsDone = 1
 	if err := d.ConfirmCopies(ctx, f.ID, []Copy{{SourceUID: 1, TargetUID: 1, Size: 10}}, bad); err == nil {
 		t.Fatalf("ConfirmCopies() with an unsaveable move = nil, want an error")
@@ -152,7 +154,7 @@ func TestConfirmCopiesAtomic(t *testing.T) {
 	if got := mustCopies(t, d, f.ID); len(got) != 0 {
 		t.Errorf("Copies() after failed ConfirmCopies = %+v, want none", got)
 	}
-	if got, err := d.Move(ctx, old.ID); err != nil || got.MsgsDone != 0 || got.State != MoveDone {
+	if got, err := d.Move(ctx, old.ID); err != nil || got.MsgsDone != 0 || got.State != model.MoveDone {
 		t.Errorf("Move() after failed ConfirmCopies = %+v, %v, want unchanged", got, err)
 	}
 }
@@ -163,7 +165,7 @@ func TestConcurrentWriters(t *testing.T) {
 	ctx := context.Background()
 	d := mustOpenDB(t)
 	const workers, iterations = 8, 300
-	moves := make([]Move, workers)
+	moves := make([]model.Move, workers)
 	folders := make([]Folder, workers)
 	for i := range workers {
 		moves[i], folders[i] = mustFolder(t, d, fmt.Sprintf("user%d", i))
@@ -174,7 +176,7 @@ func TestConcurrentWriters(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			m, f := moves[w], folders[w]
-			m.State = MoveRunning
+			m.State = model.MoveRunning
 			for i := range iterations {
 				uid := uint32(i + 1)
 				if err := d.MarkSending(ctx, f.ID, []Copy{{SourceUID: uid, Size: 10}}); err != nil {

@@ -13,8 +13,10 @@ import (
 	"io/fs"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/movewizard/movewizard/migrate/model"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -160,3 +162,13 @@ func isBusy(err error) bool {
 	code := coded.Code() & 0xff // extended codes keep the primary in the low byte
 	return code == 5 || code == 6
 }
+
+// openStates is model.OpenMoveStates as an SQL list, "('queued','running')":
+// every query for unfinished moves uses it, so the list lives in one place.
+var openStates = func() string {
+	q := make([]string, len(model.OpenMoveStates))
+	for i, s := range model.OpenMoveStates {
+		q[i] = "'" + string(s) + "'"
+	}
+	return "(" + strings.Join(q, ",") + ")"
+}()

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // testNow is the fixed clock of every test. It is deliberately not in UTC so
@@ -40,11 +42,11 @@ func mustOpenDBAt(t *testing.T, path string) *DB {
 }
 
 // testJob is a job that satisfies the table's CHECK constraints.
-func testJob() Job {
-	return Job{
+func testJob() model.Job {
+	return model.Job{
 		CreatedBy: "admin",
 		Target:    "imap2.example.org",
-		Policy:    PolicySkip,
+		Policy:    model.PolicySkip,
 		MaxBad:    3,
 		Parallel:  4,
 	}
@@ -52,7 +54,7 @@ func testJob() Job {
 
 // mustCreateJob creates a job of testJob() for uids and returns it with its
 // moves in uid order.
-func mustCreateJob(t *testing.T, d *DB, uids ...string) (Job, []Move) {
+func mustCreateJob(t *testing.T, d *DB, uids ...string) (model.Job, []model.Move) {
 	t.Helper()
 	ctx := context.Background()
 	j, err := d.CreateJob(ctx, testJob(), uids)
@@ -70,10 +72,10 @@ func mustCreateJob(t *testing.T, d *DB, uids ...string) (Job, []Move) {
 }
 
 // mustFinishMove saves m with state done, releasing its user.
-func mustFinishMove(t *testing.T, d *DB, m Move) Move {
+func mustFinishMove(t *testing.T, d *DB, m model.Move) model.Move {
 	t.Helper()
-	m.State = MoveDone
-	m.Phase = PhaseDone
+	m.State = model.MoveDone
+	m.Phase = model.PhaseDone
 	m.FinishedAt = testNow
 	if err := d.SaveMove(context.Background(), m); err != nil {
 		t.Fatalf("SaveMove(%d done) = %v", m.ID, err)
@@ -395,10 +397,10 @@ func mustAddAudit(t *testing.T, d *DB, actor, action string, jobID, moveID int64
 
 // mustSetJobState sets a job's state directly, as the runner's end of a
 // job does.
-func mustSetJobState(t *testing.T, d *DB, id int64, state string) {
+func mustSetJobState(t *testing.T, d *DB, id int64, state model.JobState) {
 	t.Helper()
 	finished := ""
-	if state == JobDone || state == JobCancelled {
+	if state == model.JobDone || state == model.JobCancelled {
 		finished = formatTime(d.Now())
 	}
 	if _, err := d.sql.ExecContext(context.Background(), `UPDATE jobs SET state = ?, finished_at = ? WHERE id = ?`,

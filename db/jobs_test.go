@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 func TestCreateJob(t *testing.T) {
@@ -22,8 +24,8 @@ func TestCreateJob(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateJob() = %v", err)
 	}
-	if j.ID == 0 || j.State != JobQueued || !j.CreatedAt.Equal(testNow) {
-		t.Errorf("CreateJob() = %+v, want an id, state %q, created at %v", j, JobQueued, testNow)
+	if j.ID == 0 || j.State != model.JobQueued || !j.CreatedAt.Equal(testNow) {
+		t.Errorf("CreateJob() = %+v, want an id, state %q, created at %v", j, model.JobQueued, testNow)
 	}
 
 	got, err := d.Job(ctx, j.ID)
@@ -34,7 +36,7 @@ func TestCreateJob(t *testing.T) {
 	want.ID = j.ID
 	want.CreatedAt = testNow.UTC()
 	want.StartAt = in.StartAt.UTC()
-	want.State = JobQueued
+	want.State = model.JobQueued
 	if got != want {
 		t.Errorf("Job(%d) = %+v, want %+v", j.ID, got, want)
 	}
@@ -46,7 +48,7 @@ func TestCreateJob(t *testing.T) {
 	var uids []string
 	for _, m := range ms {
 		uids = append(uids, m.UID)
-		if m.JobID != j.ID || m.State != MoveQueued || m.Target != in.Target ||
+		if m.JobID != j.ID || m.State != model.MoveQueued || m.Target != in.Target ||
 			!m.CreatedAt.Equal(testNow) || m.Attempt != 1 || m.CancelRequested {
 			t.Errorf("Moves(%d) has %+v, want a fresh queued move to %s", j.ID, m, in.Target)
 		}
@@ -72,13 +74,13 @@ func TestCreateJob(t *testing.T) {
 func TestCreateJobRejectsInvalid(t *testing.T) {
 	tests := []struct {
 		name   string
-		change func(*Job)
+		change func(*model.Job)
 	}{
-		{"policy", func(j *Job) { j.Policy = "retry" }},
-		{"parallel zero", func(j *Job) { j.Parallel = 0 }},
-		{"parallel too high", func(j *Job) { j.Parallel = 31 }},
-		{"negative max bad", func(j *Job) { j.MaxBad = -1 }},
-		{"cancel after too long", func(j *Job) { j.CancelAfterHours = 49 }},
+		{"policy", func(j *model.Job) { j.Policy = "retry" }},
+		{"parallel zero", func(j *model.Job) { j.Parallel = 0 }},
+		{"parallel too high", func(j *model.Job) { j.Parallel = 31 }},
+		{"negative max bad", func(j *model.Job) { j.MaxBad = -1 }},
+		{"cancel after too long", func(j *model.Job) { j.CancelAfterHours = 49 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,8 +99,8 @@ func TestCreateJobRejectsInvalid(t *testing.T) {
 }
 
 func TestCreateJobHeldUser(t *testing.T) {
-	for _, state := range []string{MoveQueued, MoveRunning} {
-		t.Run(state, func(t *testing.T) {
+	for _, state := range []model.MoveState{model.MoveQueued, model.MoveRunning} {
+		t.Run(string(state), func(t *testing.T) {
 			ctx := context.Background()
 			d := mustOpenDB(t)
 			first, ms := mustCreateJob(t, d, "alice", "bob")
@@ -151,8 +153,8 @@ func TestCreateJobAfterMoveFinished(t *testing.T) {
 	ctx := context.Background()
 	d := mustOpenDB(t)
 	_, ms := mustCreateJob(t, d, "alice")
-	for _, state := range []string{MoveDone, MoveFailed, MoveAbandoned, MoveCancelled, MoveAlreadyThere} {
-		t.Run(state, func(t *testing.T) {
+	for _, state := range []model.MoveState{model.MoveDone, model.MoveFailed, model.MoveAbandoned, model.MoveCancelled, model.MoveAlreadyThere} {
+		t.Run(string(state), func(t *testing.T) {
 			m := ms[0]
 			m.State = state
 			if err := d.SaveMove(ctx, m); err != nil {
@@ -218,8 +220,8 @@ func TestNotFound(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"Job", func() error { _, err := d.Job(ctx, 42); return err }},
-		{"Move", func() error { _, err := d.Move(ctx, 42); return err }},
+		{"model.Job", func() error { _, err := d.Job(ctx, 42); return err }},
+		{"model.Move", func() error { _, err := d.Move(ctx, 42); return err }},
 		{"RequestCancel", func() error { return d.RequestCancel(ctx, 42, "admin") }},
 	}
 	for _, tt := range tests {
@@ -244,20 +246,20 @@ func TestJobsFilterByState(t *testing.T) {
 	j1, _ := mustCreateJob(t, d, "a")
 	j2, _ := mustCreateJob(t, d, "b")
 	j3, _ := mustCreateJob(t, d, "c")
-	mustSetJobState(t, d, j2.ID, JobRunning)
-	mustSetJobState(t, d, j3.ID, JobDone)
+	mustSetJobState(t, d, j2.ID, model.JobRunning)
+	mustSetJobState(t, d, j3.ID, model.JobDone)
 	tests := []struct {
-		state string
+		state model.JobState
 		want  []int64
 	}{
 		{"", []int64{j3.ID, j2.ID, j1.ID}},
-		{JobQueued, []int64{j1.ID}},
-		{JobRunning, []int64{j2.ID}},
-		{JobDone, []int64{j3.ID}},
-		{JobCancelled, nil},
+		{model.JobQueued, []int64{j1.ID}},
+		{model.JobRunning, []int64{j2.ID}},
+		{model.JobDone, []int64{j3.ID}},
+		{model.JobCancelled, nil},
 	}
 	for _, tt := range tests {
-		t.Run("state="+tt.state, func(t *testing.T) {
+		t.Run("state="+string(tt.state), func(t *testing.T) {
 			jobs, err := d.Jobs(ctx, tt.state)
 			if err != nil {
 				t.Fatalf("Jobs(%q) = %v", tt.state, err)

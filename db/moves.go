@@ -6,64 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
-
-// Move states. Queued and running are unfinished; the rest are outcomes.
-const (
-	MoveQueued    = "queued"
-	MoveRunning   = "running"
-	MoveDone      = "done"
-	MoveFailed    = "failed"
-	MoveAbandoned = "abandoned"
-	MoveCancelled = "cancelled"
-	// MoveAlreadyThere: the user already lived on the target; nothing done.
-	MoveAlreadyThere = "already-there"
-)
-
-// Move phases, in order; a resumed move continues from its phase.
-const (
-	PhasePreflight = "preflight"
-	PhaseHierarchy = "hierarchy"
-	PhaseCopy      = "copy"
-	PhaseVerify    = "verify"
-	PhaseCutover   = "cutover"
-	PhaseDelta     = "delta"
-	PhaseRemove    = "remove"
-	PhaseCleanup   = "cleanup"
-	PhaseDone      = "done"
-)
-
-// Move is one user's mailbox move within a job.
-type Move struct {
-	ID, JobID        int64
-	UID, UserDN      string
-	Source, Target   string
-	State, Phase     string
-	CurrentFolder    string
-	MsgsTotal        int64
-	MsgsDone         int64
-	BytesTotal       int64
-	BytesDone        int64
-	Skipped          int
-	Error            string
-	DirectoryUpdated time.Time
-	SourceRemoved    time.Time
-	CreatedAt        time.Time
-	StartedAt        time.Time
-	FinishedAt       time.Time
-	CancelRequested  bool
-	Attempt          int
-}
-
-// Unfinished reports whether the move still has work to do.
-func (m Move) Unfinished() bool { return m.State == MoveQueued || m.State == MoveRunning }
 
 const moveColumns = `id, job_id, uid, user_dn, source, target, state, phase, current_folder,
 	msgs_total, msgs_done, bytes_total, bytes_done, skipped, error, directory_updated_at,
 	source_removed_at, created_at, started_at, finished_at, cancel_requested, attempt`
 
-func scanMove(row interface{ Scan(...any) error }) (Move, error) {
-	var m Move
+func scanMove(row interface{ Scan(...any) error }) (model.Move, error) {
+	var m model.Move
 	var dirUpd, srcRem, created, started, finished string
 	var cancel int
 	err := row.Scan(&m.ID, &m.JobID, &m.UID, &m.UserDN, &m.Source, &m.Target, &m.State, &m.Phase,
@@ -75,38 +27,38 @@ func scanMove(row interface{ Scan(...any) error }) (Move, error) {
 	return m, err
 }
 
-// Move returns one move.
-func (d *DB) Move(ctx context.Context, id int64) (Move, error) {
+// model.Move returns one move.
+func (d *DB) Move(ctx context.Context, id int64) (model.Move, error) {
 	m, err := scanMove(d.sql.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Move{}, fmt.Errorf("move %d: %w", id, ErrNotFound)
+		return model.Move{}, fmt.Errorf("move %d: %w", id, ErrNotFound)
 	}
 	return m, err
 }
 
 // Moves returns the moves of a job in creation order.
-func (d *DB) Moves(ctx context.Context, jobID int64) ([]Move, error) {
+func (d *DB) Moves(ctx context.Context, jobID int64) ([]model.Move, error) {
 	return d.queryMoves(ctx, `SELECT `+moveColumns+` FROM moves WHERE job_id = ? ORDER BY id`, jobID)
 }
 
 // UserMoves returns every move of a user, newest first.
-func (d *DB) UserMoves(ctx context.Context, uid string) ([]Move, error) {
+func (d *DB) UserMoves(ctx context.Context, uid string) ([]model.Move, error) {
 	return d.queryMoves(ctx, `SELECT `+moveColumns+` FROM moves WHERE uid = ? ORDER BY id DESC`, uid)
 }
 
 // UnfinishedMoves returns every queued or running move, oldest job first.
-func (d *DB) UnfinishedMoves(ctx context.Context) ([]Move, error) {
+func (d *DB) UnfinishedMoves(ctx context.Context) ([]model.Move, error) {
 	return d.queryMoves(ctx, `SELECT `+moveColumns+` FROM moves
-		WHERE state IN ('queued','running') ORDER BY job_id, id`)
+		WHERE state IN `+openStates+` ORDER BY job_id, id`)
 }
 
-func (d *DB) queryMoves(ctx context.Context, query string, args ...any) ([]Move, error) {
+func (d *DB) queryMoves(ctx context.Context, query string, args ...any) ([]model.Move, error) {
 	rows, err := d.sql.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var moves []Move
+	var moves []model.Move
 	for rows.Next() {
 		m, err := scanMove(rows)
 		if err != nil {
@@ -118,24 +70,24 @@ func (d *DB) queryMoves(ctx context.Context, query string, args ...any) ([]Move,
 }
 
 // MovesFinishedSince returns moves that got an outcome at or after t.
-func (d *DB) MovesFinishedSince(ctx context.Context, t time.Time) ([]Move, error) {
+func (d *DB) MovesFinishedSince(ctx context.Context, t time.Time) ([]model.Move, error) {
 	return d.queryMoves(ctx, `SELECT `+moveColumns+` FROM moves
 		WHERE finished_at != '' AND finished_at >= ? ORDER BY id`, formatTime(t))
 }
 
 // UnfinishedMoveForUser returns the user's queued or running move, if any.
-func (d *DB) UnfinishedMoveForUser(ctx context.Context, uid string) (Move, bool, error) {
+func (d *DB) UnfinishedMoveForUser(ctx context.Context, uid string) (model.Move, bool, error) {
 	m, err := scanMove(d.sql.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves
-		WHERE uid = ? AND state IN ('queued','running')`, uid))
+		WHERE uid = ? AND state IN `+openStates, uid))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Move{}, false, nil
+		return model.Move{}, false, nil
 	}
 	return m, err == nil, err
 }
 
 // SaveMove writes every mutable column of m. It never clears
 // cancel_requested, which only the control actions change.
-func (d *DB) SaveMove(ctx context.Context, m Move) error {
+func (d *DB) SaveMove(ctx context.Context, m model.Move) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -147,7 +99,7 @@ func (d *DB) SaveMove(ctx context.Context, m Move) error {
 	return tx.Commit()
 }
 
-func saveMove(ctx context.Context, tx *sql.Tx, m Move) error {
+func saveMove(ctx context.Context, tx *sql.Tx, m model.Move) error {
 	_, err := tx.ExecContext(ctx, `UPDATE moves SET user_dn = ?, source = ?, state = ?, phase = ?,
 		current_folder = ?, msgs_total = ?, msgs_done = ?, bytes_total = ?, bytes_done = ?,
 		skipped = ?, error = ?, directory_updated_at = ?, source_removed_at = ?, started_at = ?,

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 func TestSaveMoveRoundTrip(t *testing.T) {
@@ -21,8 +23,8 @@ func TestSaveMoveRoundTrip(t *testing.T) {
 	m := orig
 	m.UserDN = "uid=alice,ou=people,dc=example,dc=org"
 	m.Source = "imap1.example.org"
-	m.State = MoveRunning
-	m.Phase = PhaseCopy
+	m.State = model.MoveRunning
+	m.Phase = model.PhaseCopy
 	m.CurrentFolder = "Archive/2023"
 	m.MsgsTotal = 1 << 40
 	m.MsgsDone = 12345
@@ -93,15 +95,15 @@ func TestSaveMoveOneUnfinishedPerUser(t *testing.T) {
 	_, ms := mustCreateJob(t, d, "alice")
 	old := mustFinishMove(t, d, ms[0])
 	mustCreateJob(t, d, "alice")
-	old.State = MoveQueued
+	old.State = model.MoveQueued
 	if err := d.SaveMove(ctx, old); err == nil {
 		t.Errorf("SaveMove(second unfinished move of alice) = nil, want a constraint error")
 	}
 }
 
 func TestRequestCancel(t *testing.T) {
-	for _, state := range []string{MoveQueued, MoveRunning} {
-		t.Run(state, func(t *testing.T) {
+	for _, state := range []model.MoveState{model.MoveQueued, model.MoveRunning} {
+		t.Run(string(state), func(t *testing.T) {
 			ctx := context.Background()
 			d := mustOpenDB(t)
 			j, ms := mustCreateJob(t, d, "alice")
@@ -157,7 +159,7 @@ func TestUnfinishedMoves(t *testing.T) {
 	_, ms2 := mustCreateJob(t, d, "c")
 	mustFinishMove(t, d, ms1[0])
 	running := ms2[0]
-	running.State = MoveRunning
+	running.State = model.MoveRunning
 	if err := d.SaveMove(ctx, running); err != nil {
 		t.Fatalf("SaveMove() = %v", err)
 	}
@@ -173,16 +175,16 @@ func TestUnfinishedMoves(t *testing.T) {
 		t.Errorf("UnfinishedMoves() = %v, want %v", uids, want)
 	}
 	tests := []struct {
-		state string
+		state model.MoveState
 		want  bool
 	}{
-		{MoveQueued, true}, {MoveRunning, true}, {MoveDone, false}, {MoveFailed, false},
-		{MoveAbandoned, false}, {MoveCancelled, false}, {MoveAlreadyThere, false},
+		{model.MoveQueued, true}, {model.MoveRunning, true}, {model.MoveDone, false}, {model.MoveFailed, false},
+		{model.MoveAbandoned, false}, {model.MoveCancelled, false}, {model.MoveAlreadyThere, false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.state, func(t *testing.T) {
-			if got := (Move{State: tt.state}).Unfinished(); got != tt.want {
-				t.Errorf("Move{State: %q}.Unfinished() = %v, want %v", tt.state, got, tt.want)
+		t.Run(string(tt.state), func(t *testing.T) {
+			if got := (model.Move{State: tt.state}).Unfinished(); got != tt.want {
+				t.Errorf("model.Move{State: %q}.Unfinished() = %v, want %v", tt.state, got, tt.want)
 			}
 		})
 	}

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // Session is a signed-in person.
@@ -17,7 +19,7 @@ type Session struct {
 	ID        string // SHA-256 of the token, hex
 	UID, DN   string
 	Name      string
-	Role      string
+	Role      model.Role
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // SkippedItem is a message the error policy dropped.
@@ -23,7 +25,7 @@ type SkippedItem struct {
 
 // AddSkipped records a skipped item and the move's state in one transaction.
 // Recording the same item twice (a resumed move) is harmless.
-func (d *DB) AddSkipped(ctx context.Context, s SkippedItem, m Move) error {
+func (d *DB) AddSkipped(ctx context.Context, s SkippedItem, m model.Move) error {
 	return execTx(ctx, d, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO skipped (move_id, folder, source_uid, message_id,
 			subject, date, size, error, at) VALUES (?,?,?,?,?,?,?,?,?)

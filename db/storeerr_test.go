@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 func TestIsStoreErrorAnswersAreNot(t *testing.T) {
@@ -43,7 +45,7 @@ func TestIsStoreErrorClosed(t *testing.T) {
 	if !IsStoreError(err) || !IsStoreError(fmt.Errorf("check cancel: %w", err)) {
 		t.Errorf("CancelRequested on a closed store = %v; IsStoreError false", err)
 	}
-	if err := d.SaveMove(ctx, Move{ID: 1}); !IsStoreError(err) {
+	if err := d.SaveMove(ctx, model.Move{ID: 1}); !IsStoreError(err) {
 		t.Errorf("SaveMove on a closed store = %v; IsStoreError false", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/movewizard/movewizard/handlers"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 	"github.com/movewizard/movewizard/static"
 )
@@ -116,7 +117,7 @@ func newBrowserApp(t *testing.T) *browserApp {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.db.Close() })
-	broker := migrate.NewBroker(func(ctx context.Context, jobID int64) ([]db.Move, error) {
+	broker := migrate.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
 		if jobID == 0 {
 			return a.db.UnfinishedMoves(ctx)
 		}
@@ -160,7 +161,7 @@ func browserSeed(t *testing.T, s *imapmem.Server, uid string) imap.UID {
 }
 
 // createJob makes a job directly in the database, as the wizard would.
-func (a *browserApp) createJob(t *testing.T, j db.Job, uids ...string) db.Job {
+func (a *browserApp) createJob(t *testing.T, j model.Job, uids ...string) model.Job {
 	t.Helper()
 	j, err := a.db.CreateJob(context.Background(), j, uids)
 	if err != nil {
@@ -171,7 +172,7 @@ func (a *browserApp) createJob(t *testing.T, j db.Job, uids ...string) db.Job {
 }
 
 // waitJob waits (bounded) until the job has finished.
-func (a *browserApp) waitJob(t *testing.T, id int64) db.Job {
+func (a *browserApp) waitJob(t *testing.T, id int64) model.Job {
 	t.Helper()
 	deadline := time.Now().Add(browserWait)
 	for {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // browserStates is the JavaScript that reads every mailbox row's state
@@ -154,15 +154,15 @@ func TestBrowserAdminWizardToCompletedJob(t *testing.T) {
 			return false
 		}
 		for _, s := range m {
-			if s != db.MoveDone {
+			if s != string(model.MoveDone) {
 				// A failed move would never become done: stop at once.
-				return s == db.MoveFailed || s == db.MoveAbandoned || s == db.MoveCancelled
+				return s == string(model.MoveFailed) || s == string(model.MoveAbandoned) || s == string(model.MoveCancelled)
 			}
 		}
 		return true
 	})
 	for uid, s := range states {
-		if s != db.MoveDone {
+		if s != string(model.MoveDone) {
 			t.Errorf("row %s = %s, want done: %s", uid, s, b.text("[data-testid=move-"+uid+"]"))
 		}
 	}
@@ -279,11 +279,11 @@ func mapValues(m map[string]string) []string {
 
 func TestBrowserHelpdeskSeesNoButtons(t *testing.T) {
 	a := newBrowserApp(t)
-	job := a.createJob(t, db.Job{CreatedBy: "alice", Target: "dst", Policy: db.PolicyAbandon, Parallel: 2}, browserUsers...)
+	job := a.createJob(t, model.Job{CreatedBy: "alice", Target: "dst", Policy: model.PolicyAbandon, Parallel: 2}, browserUsers...)
 	a.waitJob(t, job.ID)
 	// A second job whose moves stay queued: the buttons an admin would see
 	// on unfinished work must not appear for helpdesk either.
-	queued := a.createJob(t, db.Job{CreatedBy: "alice", Target: "dst", Policy: db.PolicyAbandon, Parallel: 1,
+	queued := a.createJob(t, model.Job{CreatedBy: "alice", Target: "dst", Policy: model.PolicyAbandon, Parallel: 1,
 		StartAt: time.Now().Add(24 * time.Hour)}, browserUsers...)
 
 	b := newBrowser(t, a.ts.URL)
@@ -294,7 +294,7 @@ func TestBrowserHelpdeskSeesNoButtons(t *testing.T) {
 	if n := b.count(`nav a[href^="/wizard"]`); n != 0 {
 		t.Errorf("helpdesk nav has %d wizard links, want 0: %s", n, b.text("nav"))
 	}
-	for _, j := range []db.Job{job, queued} {
+	for _, j := range []model.Job{job, queued} {
 		b.open(fmt.Sprintf("/jobs/%d", j.ID))
 		if n := b.count("tr[data-move]"); n != len(browserUsers) {
 			t.Errorf("job %d shows %d mailbox rows to helpdesk, want %d", j.ID, n, len(browserUsers))
@@ -357,14 +357,14 @@ func TestBrowserEscapesMarkup(t *testing.T) {
 	// user02's message with markup cannot be read, so the skip policy
 	// records it, with its folder and subject, as a skipped item.
 	a.src.Faults().FailFetch("user02", browserEvilFolder, a.evilUID["user02"], -1)
-	job := a.createJob(t, db.Job{CreatedBy: "alice", Target: "dst", Policy: db.PolicySkip, MaxBad: 5, Parallel: 2},
+	job := a.createJob(t, model.Job{CreatedBy: "alice", Target: "dst", Policy: model.PolicySkip, MaxBad: 5, Parallel: 2},
 		browserUsers...)
 	a.waitJob(t, job.ID)
 	moves, err := a.db.Moves(context.Background(), job.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var evilMove db.Move
+	var evilMove model.Move
 	for _, m := range moves {
 		if m.UID == "user02" {
 			evilMove = m

@@ -18,6 +18,7 @@ import (
 	"github.com/movewizard/movewizard/handlers"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/static"
 )
 
@@ -72,8 +73,8 @@ func newTestApp(t *testing.T) *testApp {
 	a.dir = migrate.NewMemDirectory(users...)
 	a.dir.SetGroup("wave1", "user01", "user03", "user05")
 	auth := migrate.NewMemAuth()
-	auth.Add("alice", "Alice Admin", "alicepw", migrate.RoleAdmin)
-	auth.Add("hank", "Hank Helpdesk", "hankpw", migrate.RoleHelpdesk)
+	auth.Add("alice", "Alice Admin", "alicepw", model.RoleAdmin)
+	auth.Add("hank", "Hank Helpdesk", "hankpw", model.RoleHelpdesk)
 	auth.Add("olga", "Olga Other", "olgapw", "")
 	a.cfg = &migrate.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: migrate.ModeNative, MaxParallel: 30,
 		RetryPatience: 5 * time.Second,
@@ -89,7 +90,7 @@ func newTestApp(t *testing.T) *testApp {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.db.Close() })
-	a.broker = migrate.NewBroker(func(ctx context.Context, jobID int64) ([]db.Move, error) {
+	a.broker = migrate.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
 		if jobID == 0 {
 			return a.db.UnfinishedMoves(ctx)
 		}
@@ -171,9 +172,9 @@ func (a *testApp) crossSitePost(t *testing.T, c *http.Client, path string, form 
 
 // createJob makes a job directly in the database (the wizard's tests go
 // through the pages instead).
-func (a *testApp) createJob(t *testing.T, uids ...string) db.Job {
+func (a *testApp) createJob(t *testing.T, uids ...string) model.Job {
 	t.Helper()
-	j, err := a.db.CreateJob(context.Background(), db.Job{CreatedBy: "alice", Target: "dst", Policy: db.PolicyAbandon, Parallel: 4}, uids)
+	j, err := a.db.CreateJob(context.Background(), model.Job{CreatedBy: "alice", Target: "dst", Policy: model.PolicyAbandon, Parallel: 4}, uids)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func (a *testApp) createJob(t *testing.T, uids ...string) db.Job {
 
 // waitJob waits until the job has finished (bounded, so a broken runner
 // fails the test instead of hanging it).
-func (a *testApp) waitJob(t *testing.T, id int64) db.Job {
+func (a *testApp) waitJob(t *testing.T, id int64) model.Job {
 	t.Helper()
 	for i := 0; i < 600; i++ {
 		j, err := a.db.Job(context.Background(), id)
@@ -196,5 +197,5 @@ func (a *testApp) waitJob(t *testing.T, id int64) db.Job {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("job %d did not finish", id)
-	return db.Job{}
+	return model.Job{}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -26,20 +27,20 @@ const jobEventsBuffer = 256
 
 // progressJSON is one move's state as live.js reads it.
 type progressJSON struct {
-	MoveID     int64   `json:"move_id"`
-	JobID      int64   `json:"job_id"`
-	UID        string  `json:"uid"`
-	State      string  `json:"state"`
-	Phase      string  `json:"phase"`
-	Folder     string  `json:"folder"`
-	MsgsDone   int64   `json:"msgs_done"`
-	MsgsTotal  int64   `json:"msgs_total"`
-	BytesDone  int64   `json:"bytes_done"`
-	BytesTotal int64   `json:"bytes_total"`
-	Skipped    int     `json:"skipped"`
-	Error      string  `json:"error"`
-	Rate       float64 `json:"rate"`
-	ETASeconds float64 `json:"eta_seconds"`
+	MoveID     int64           `json:"move_id"`
+	JobID      int64           `json:"job_id"`
+	UID        string          `json:"uid"`
+	State      model.MoveState `json:"state"`
+	Phase      model.Phase     `json:"phase"`
+	Folder     string          `json:"folder"`
+	MsgsDone   int64           `json:"msgs_done"`
+	MsgsTotal  int64           `json:"msgs_total"`
+	BytesDone  int64           `json:"bytes_done"`
+	BytesTotal int64           `json:"bytes_total"`
+	Skipped    int             `json:"skipped"`
+	Error      string          `json:"error"`
+	Rate       float64         `json:"rate"`
+	ETASeconds float64         `json:"eta_seconds"`
 }
 
 func toProgressJSON(p migrate.Progress) progressJSON {
@@ -89,7 +90,7 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	// From here on only events are written; errors end the stream.
 
-	states := make(map[int64]string, len(snapshot))
+	states := make(map[int64]model.MoveState, len(snapshot))
 	all := make([]progressJSON, 0, len(snapshot))
 	for _, p := range snapshot {
 		states[p.MoveID] = p.State
@@ -157,12 +158,12 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 type jobStateJSON struct {
-	State      string `json:"state"`
-	StartedAt  string `json:"started_at"`  // as the page shows it, "" if not yet
-	FinishedAt string `json:"finished_at"` // likewise
+	State      model.JobState `json:"state"`
+	StartedAt  string         `json:"started_at"`  // as the page shows it, "" if not yet
+	FinishedAt string         `json:"finished_at"` // likewise
 }
 
-func newJobStateJSON(j db.Job) jobStateJSON {
+func newJobStateJSON(j model.Job) jobStateJSON {
 	return jobStateJSON{State: j.State, StartedAt: web.JobTime(j.StartedAt), FinishedAt: web.JobTime(j.FinishedAt)}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -29,7 +30,7 @@ func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) {
 	}
 	rates := s.jobRates(r.Context(), id)
 	v := web.JobView{Job: job}
-	counts := map[string]int{}
+	counts := map[model.MoveState]int{}
 	for _, m := range moves {
 		row := web.MoveRow{Move: m}
 		if p, ok := rates[m.ID]; ok {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // jobReport is what a job did, per mailbox, for the admin's records and
@@ -21,17 +21,17 @@ type jobReport struct {
 }
 
 type reportJob struct {
-	ID         int64  `json:"id"`
-	CreatedBy  string `json:"created_by"`
-	CreatedAt  string `json:"created_at"`
-	Target     string `json:"target"`
-	Policy     string `json:"policy"`
-	MaxBad     int    `json:"max_bad,omitempty"`
-	Parallel   int    `json:"parallel"`
-	KeepSource bool   `json:"keep_source"`
-	State      string `json:"state"`
-	StartedAt  string `json:"started_at,omitempty"`
-	FinishedAt string `json:"finished_at,omitempty"`
+	ID         int64          `json:"id"`
+	CreatedBy  string         `json:"created_by"`
+	CreatedAt  string         `json:"created_at"`
+	Target     string         `json:"target"`
+	Policy     model.Policy   `json:"policy"`
+	MaxBad     int            `json:"max_bad,omitempty"`
+	Parallel   int            `json:"parallel"`
+	KeepSource bool           `json:"keep_source"`
+	State      model.JobState `json:"state"`
+	StartedAt  string         `json:"started_at,omitempty"`
+	FinishedAt string         `json:"finished_at,omitempty"`
 }
 
 type reportMove struct {
@@ -104,7 +104,7 @@ func (s *Server) buildJobReport(ctx context.Context, id int64) (jobReport, error
 		if err != nil {
 			return jobReport{}, fmt.Errorf("skipped items of move %d: %w", m.ID, err)
 		}
-		rm := reportMove{MoveID: m.ID, UID: m.UID, Outcome: m.State, Source: m.Source, Target: m.Target,
+		rm := reportMove{MoveID: m.ID, UID: m.UID, Outcome: string(m.State), Source: m.Source, Target: m.Target,
 			MsgsCopied: m.MsgsDone, MsgsTotal: m.MsgsTotal, BytesCopied: m.BytesDone, BytesTotal: m.BytesTotal,
 			Skipped: m.Skipped, StartedAt: reportTime(m.StartedAt), FinishedAt: reportTime(m.FinishedAt),
 			Error: m.Error, SkippedItems: []reportSkipped{}}
@@ -148,8 +148,8 @@ func (s *Server) reportRenames(ctx context.Context, moveID int64) ([]reportRenam
 // clientChange says whether a moved user's mail clients must change
 // servers: the move is done and the old server's address is not the new
 // one's (two servers behind one proxy name need no change).
-func (s *Server) clientChange(m db.Move) (reportClient, bool) {
-	if m.State != db.MoveDone {
+func (s *Server) clientChange(m model.Move) (reportClient, bool) {
+	if m.State != model.MoveDone {
 		return reportClient{}, false
 	}
 	src, okSrc := s.Config.Server(m.Source)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 func TestJobCancel(t *testing.T) {
@@ -26,11 +26,11 @@ func TestJobCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != db.JobCancelled {
+	if got.State != model.JobCancelled {
 		t.Errorf("job state = %s, want cancelled", got.State)
 	}
 	for _, m := range jobsMoves(t, a, j.ID) {
-		if m.State != db.MoveCancelled {
+		if m.State != model.MoveCancelled {
 			t.Errorf("move of %s = %s, want cancelled", m.UID, m.State)
 		}
 	}
@@ -95,7 +95,7 @@ func TestMoveRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != db.MoveQueued || got.Attempt != 2 {
+	if got.State != model.MoveQueued || got.Attempt != 2 {
 		t.Errorf("retried move = %s attempt %d, want queued attempt 2", got.State, got.Attempt)
 	}
 

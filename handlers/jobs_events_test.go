@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // jobsEvent is one server-sent event.
@@ -116,7 +116,7 @@ func TestJobEvents(t *testing.T) {
 		if p.MoveID != moves[i].ID || p.UID != moves[i].UID || p.JobID != j.ID {
 			t.Errorf("snapshot[%d] = move %d of %q in job %d, want move %d of %q in job %d", i, p.MoveID, p.UID, p.JobID, moves[i].ID, moves[i].UID, j.ID)
 		}
-		if p.State == db.MoveDone {
+		if p.State == string(model.MoveDone) {
 			t.Errorf("snapshot[%d] is already done while its login hangs", i)
 		}
 		states[p.MoveID] = p.State
@@ -127,7 +127,7 @@ func TestJobEvents(t *testing.T) {
 	moveEvents, jobDone := 0, false
 	allDone := func() bool {
 		for _, st := range states {
-			if st != db.MoveDone {
+			if st != string(model.MoveDone) {
 				return false
 			}
 		}
@@ -144,7 +144,7 @@ func TestJobEvents(t *testing.T) {
 			if _, ok := states[p.MoveID]; !ok {
 				t.Fatalf("move event for move %d, not in the job", p.MoveID)
 			}
-			if p.State == db.MoveDone && (p.MsgsDone != 10 || p.MsgsTotal != 10) {
+			if p.State == string(model.MoveDone) && (p.MsgsDone != 10 || p.MsgsTotal != 10) {
 				t.Errorf("done move %s has %d/%d messages, want 10/10", p.UID, p.MsgsDone, p.MsgsTotal)
 			}
 			states[p.MoveID] = p.State
@@ -154,7 +154,7 @@ func TestJobEvents(t *testing.T) {
 			if err := json.Unmarshal([]byte(ev.data), &js); err != nil {
 				t.Fatalf("job event %q: %v", ev.data, err)
 			}
-			jobDone = js.State == db.JobDone
+			jobDone = js.State == string(model.JobDone)
 		default:
 			t.Fatalf("unexpected event %q", ev.name)
 		}
@@ -172,7 +172,7 @@ func TestJobEvents(t *testing.T) {
 			t.Fatalf("first event %q (%v), want a snapshot", ev.name, err)
 		}
 		for _, p := range snap {
-			if p.State != db.MoveDone {
+			if p.State != string(model.MoveDone) {
 				t.Errorf("snapshot after the job: %s is %s, want done", p.UID, p.State)
 			}
 		}
@@ -220,7 +220,7 @@ func TestJobEventsSeeCancel(t *testing.T) {
 		t.Fatalf("cancel = %d, want 303", r.StatusCode)
 	}
 	cancelled, jobState := map[string]bool{}, ""
-	for len(cancelled) < 2 || jobState != db.JobCancelled {
+	for len(cancelled) < 2 || jobState != string(model.JobCancelled) {
 		ev := stream.next(t)
 		switch ev.name {
 		case "move":
@@ -228,7 +228,7 @@ func TestJobEventsSeeCancel(t *testing.T) {
 			if err := json.Unmarshal([]byte(ev.data), &p); err != nil {
 				t.Fatal(err)
 			}
-			if p.State == db.MoveCancelled {
+			if p.State == string(model.MoveCancelled) {
 				cancelled[p.UID] = true
 			}
 		case "job":

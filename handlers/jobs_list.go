@@ -5,20 +5,20 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web"
 )
 
 // jobStates are the jobs list's filters, in the order shown.
-var jobStates = []string{db.JobQueued, db.JobRunning, db.JobDone, db.JobCancelled}
+var jobStates = []model.JobState{model.JobQueued, model.JobRunning, model.JobDone, model.JobCancelled}
 
 // moveStates orders mailbox counts the same way on every page.
-var moveStates = []string{db.MoveQueued, db.MoveRunning, db.MoveDone, db.MoveAlreadyThere,
-	db.MoveFailed, db.MoveAbandoned, db.MoveCancelled}
+var moveStates = []model.MoveState{model.MoveQueued, model.MoveRunning, model.MoveDone, model.MoveAlreadyThere,
+	model.MoveFailed, model.MoveAbandoned, model.MoveCancelled}
 
 // jobsList shows every job, or those in one state, newest first.
 func (s *Server) jobsList(w http.ResponseWriter, r *http.Request) {
-	state := r.URL.Query().Get("state")
+	state := model.JobState(r.URL.Query().Get("state"))
 	if state != "" && !slices.Contains(jobStates, state) {
 		s.renderError(w, r, invalidf("There is no job state %q; use queued, running, done or cancelled.", state))
 		return
@@ -33,7 +33,7 @@ func (s *Server) jobsList(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	perState := map[string]int{}
+	perState := map[model.JobState]int{}
 	var v web.JobsList
 	for _, j := range all {
 		perState[j.State]++
@@ -43,14 +43,14 @@ func (s *Server) jobsList(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Filters = append(v.Filters, web.JobFilter{Label: "all", Count: len(all), Active: state == ""})
 	for _, st := range jobStates {
-		v.Filters = append(v.Filters, web.JobFilter{State: st, Label: st, Count: perState[st], Active: state == st})
+		v.Filters = append(v.Filters, web.JobFilter{State: st, Label: string(st), Count: perState[st], Active: state == st})
 	}
 	s.render(w, r, http.StatusOK, web.JobsListPage(s.page(r, "Jobs", "jobs"), v))
 }
 
 // orderedCounts lists the non-zero counts in moveStates order, then any
 // state this version does not know, so that none is hidden.
-func orderedCounts(m map[string]int) []web.StateCount {
+func orderedCounts(m map[model.MoveState]int) []web.StateCount {
 	var out []web.StateCount
 	for _, st := range moveStates {
 		if m[st] > 0 {

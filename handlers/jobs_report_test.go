@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // jobsAddSkipped records a skipped item on a finished move, as the error
 // policy would have.
-func jobsAddSkipped(t *testing.T, a *testApp, m db.Move, subject, errText string) {
+func jobsAddSkipped(t *testing.T, a *testApp, m model.Move, subject, errText string) {
 	t.Helper()
 	m.Skipped++
 	item := db.SkippedItem{MoveID: m.ID, Folder: "INBOX", UID: uint32(100 + m.Skipped), MessageID: "<bad@example.org>",
@@ -27,12 +28,12 @@ func jobsAddSkipped(t *testing.T, a *testApp, m db.Move, subject, errText string
 
 // jobsFinishedJob runs a job of user01 and user02 to the end and returns it
 // with user01's move failed, as if its target had refused it.
-func jobsFinishedJob(t *testing.T, a *testApp) (db.Job, []db.Move) {
+func jobsFinishedJob(t *testing.T, a *testApp) (model.Job, []model.Move) {
 	t.Helper()
 	j := a.createJob(t, "user01", "user02")
 	a.waitJob(t, j.ID)
 	moves := jobsMoves(t, a, j.ID)
-	moves[0].State, moves[0].Error = db.MoveFailed, "target refused: <script>alert(1)</script>"
+	moves[0].State, moves[0].Error = model.MoveFailed, "target refused: <script>alert(1)</script>"
 	if err := a.db.SaveMove(context.Background(), moves[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestJobReportCSV(t *testing.T) {
 			t.Fatalf("mailbox rows = %d, want %d", got, len(moves))
 		}
 		for i, row := range byRecord["mailbox"] {
-			if cell(row, "uid") != moves[i].UID || cell(row, "outcome") != moves[i].State {
+			if cell(row, "uid") != moves[i].UID || cell(row, "outcome") != string(moves[i].State) {
 				t.Errorf("mailbox row %d = %s %s, want %s %s", i, cell(row, "uid"), cell(row, "outcome"), moves[i].UID, moves[i].State)
 			}
 		}
@@ -140,10 +141,10 @@ func TestJobReportJSON(t *testing.T) {
 	if rep.Job.ID != j.ID || len(rep.Mailboxes) != 2 {
 		t.Fatalf("report of job %d with %d mailboxes, want job %d with 2", rep.Job.ID, len(rep.Mailboxes), j.ID)
 	}
-	if m := rep.Mailboxes[0]; m.UID != "user01" || m.Outcome != db.MoveFailed || !strings.Contains(m.Error, "target refused") {
+	if m := rep.Mailboxes[0]; m.UID != "user01" || m.Outcome != string(model.MoveFailed) || !strings.Contains(m.Error, "target refused") {
 		t.Errorf("mailbox 0 = %+v, want user01 failed with its error", m)
 	}
-	if m := rep.Mailboxes[1]; m.UID != "user02" || m.Outcome != db.MoveDone || m.MessagesCopied != 10 ||
+	if m := rep.Mailboxes[1]; m.UID != "user02" || m.Outcome != string(model.MoveDone) || m.MessagesCopied != 10 ||
 		len(m.SkippedItems) != 1 || m.SkippedItems[0].Subject != "broken one" || m.DurationSeconds <= 0 {
 		t.Errorf("mailbox 1 = %+v, want user02 done, 10 messages, one skipped item, a duration", m)
 	}

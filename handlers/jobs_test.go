@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // jobsCreateLater makes a job scheduled an hour ahead, so its moves stay
 // queued for as long as the test looks at them.
-func jobsCreateLater(t *testing.T, a *testApp, uids ...string) db.Job {
+func jobsCreateLater(t *testing.T, a *testApp, uids ...string) model.Job {
 	t.Helper()
-	j, err := a.db.CreateJob(context.Background(), db.Job{CreatedBy: "alice", Target: "dst", Policy: db.PolicySkip,
+	j, err := a.db.CreateJob(context.Background(), model.Job{CreatedBy: "alice", Target: "dst", Policy: model.PolicySkip,
 		MaxBad: 3, Parallel: 2, StartAt: time.Now().Add(time.Hour)}, uids)
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +24,7 @@ func jobsCreateLater(t *testing.T, a *testApp, uids ...string) db.Job {
 	return j
 }
 
-func jobsMoves(t *testing.T, a *testApp, jobID int64) []db.Move {
+func jobsMoves(t *testing.T, a *testApp, jobID int64) []model.Move {
 	t.Helper()
 	moves, err := a.db.Moves(context.Background(), jobID)
 	if err != nil {
@@ -213,7 +213,7 @@ func TestJobsRefusals(t *testing.T) {
 		}
 	}
 	// Nothing changed.
-	if got := jobsMoves(t, a, j.ID)[0]; got.State != db.MoveQueued || got.CancelRequested {
+	if got := jobsMoves(t, a, j.ID)[0]; got.State != model.MoveQueued || got.CancelRequested {
 		t.Errorf("after refused actions move = %s (cancel requested %v), want queued", got.State, got.CancelRequested)
 	}
 }

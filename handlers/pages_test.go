@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // pagesRow returns the HTML of the first element whose data-testid is id,
@@ -32,9 +32,9 @@ func pagesRow(t *testing.T, body, id string) string {
 
 // pagesQueuedJob makes a job that the runner leaves alone for an hour, so
 // that its moves stay queued.
-func pagesQueuedJob(t *testing.T, a *testApp, uids ...string) db.Job {
+func pagesQueuedJob(t *testing.T, a *testApp, uids ...string) model.Job {
 	t.Helper()
-	j, err := a.db.CreateJob(context.Background(), db.Job{CreatedBy: "alice", Target: "dst", Policy: db.PolicyAbandon,
+	j, err := a.db.CreateJob(context.Background(), model.Job{CreatedBy: "alice", Target: "dst", Policy: model.PolicyAbandon,
 		Parallel: 4, StartAt: time.Now().Add(time.Hour)}, uids)
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	"net/url"
 
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 const sessionCookie = "mw_session"
@@ -56,7 +56,7 @@ func (s *Server) requireSignIn(next http.Handler) http.Handler {
 // requireAdmin refuses helpdesk staff: they may only read.
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sess, _ := sessionFrom(r.Context()); sess.Role != migrate.RoleAdmin {
+		if sess, _ := sessionFrom(r.Context()); sess.Role != model.RoleAdmin {
 			s.renderError(w, r, &userError{kind: errForbidden, msg: "Only admins may do this; helpdesk staff may watch jobs."})
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -48,7 +49,7 @@ func (s *Server) userPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // userMoveRow is the view of one move on the user page.
-func userMoveRow(m db.Move) web.UserMoveRow {
+func userMoveRow(m model.Move) web.UserMoveRow {
 	return web.UserMoveRow{
 		MoveID: m.ID, JobID: m.JobID,
 		Created: m.CreatedAt, Finished: m.FinishedAt,

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -18,7 +18,7 @@ func (s *Server) wizardPolicy(w http.ResponseWriter, r *http.Request) {
 	if !wizardGuard(w, r, st, 3) {
 		return
 	}
-	f := web.WizardPolicyForm{Policy: st.Policy, MaxBad: strconv.Itoa(st.MaxBad), Source: "remove"}
+	f := web.WizardPolicyForm{Policy: string(st.Policy), MaxBad: strconv.Itoa(st.MaxBad), Source: "remove"}
 	if st.KeepSource {
 		f.Source = "keep"
 	}
@@ -41,9 +41,9 @@ func (s *Server) wizardPolicySave(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, web.WizardPolicyPage(s.page(r, "New move: error policy", "wizard"), f))
 		return
 	}
-	st.Policy, st.KeepSource = db.PolicyAbandon, f.Source == "keep"
+	st.Policy, st.KeepSource = model.PolicyAbandon, f.Source == "keep"
 	if f.Policy == "skip" {
-		st.Policy, st.MaxBad = db.PolicySkip, maxBad
+		st.Policy, st.MaxBad = model.PolicySkip, maxBad
 	}
 	if err := s.saveWizard(r, st); err != nil {
 		s.renderError(w, r, err)

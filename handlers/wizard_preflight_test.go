@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/handlers"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // wizardEvent is one server-sent event.
@@ -174,7 +174,7 @@ func TestWizardStartHeld(t *testing.T) {
 	a := newTestApp(t)
 	ctx := context.Background()
 	// A job that waits for its start time keeps user01's move unfinished.
-	held, err := a.db.CreateJob(ctx, db.Job{CreatedBy: "alice", Target: "dst", Policy: db.PolicyAbandon, Parallel: 1,
+	held, err := a.db.CreateJob(ctx, model.Job{CreatedBy: "alice", Target: "dst", Policy: model.PolicyAbandon, Parallel: 1,
 		StartAt: time.Now().Add(24 * time.Hour)}, []string{"user01"})
 	if err != nil {
 		t.Fatal(err)

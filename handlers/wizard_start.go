@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // wizardStart creates the job from the wizard's choices (CreateJob also
@@ -26,9 +26,9 @@ func (s *Server) wizardStart(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, invalidf("The target server %s no longer suits the selection; choose the target again.", st.Target))
 		return
 	}
-	job := db.Job{CreatedBy: actor(r), Target: st.Target, Policy: st.Policy, Parallel: st.Parallel,
+	job := model.Job{CreatedBy: actor(r), Target: st.Target, Policy: st.Policy, Parallel: st.Parallel,
 		KeepSource: st.KeepSource, StartAt: st.StartAt, CancelAfterHours: st.CancelAfterHours}
-	if st.Policy == db.PolicySkip {
+	if st.Policy == model.PolicySkip {
 		job.MaxBad = st.MaxBad
 	}
 	if job.Parallel < 1 {

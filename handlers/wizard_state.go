@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // Limits of the wizard's choices.
@@ -26,7 +26,7 @@ const (
 type wizardState struct {
 	Users            []wizardUser `json:"users"` // in the order added, no duplicates
 	Target           string       `json:"target"`
-	Policy           string       `json:"policy"` // db.PolicyAbandon or db.PolicySkip
+	Policy           model.Policy `json:"policy"`
 	MaxBad           int          `json:"max_bad"`
 	KeepSource       bool         `json:"keep_source"`
 	StartAt          time.Time    `json:"start_at"` // zero: start now
@@ -44,7 +44,7 @@ type wizardUser struct {
 }
 
 func newWizardState() wizardState {
-	return wizardState{Policy: db.PolicyAbandon, MaxBad: wizardDefaultMaxBad, Parallel: wizardDefaultPar}
+	return wizardState{Policy: model.PolicyAbandon, MaxBad: wizardDefaultMaxBad, Parallel: wizardDefaultPar}
 }
 
 // UIDs returns the selected uids in order.

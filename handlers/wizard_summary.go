@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -30,7 +30,7 @@ func (s *Server) wizardSummary(w http.ResponseWriter, r *http.Request) {
 	v := web.WizardSummary{Users: len(st.Users), Target: st.Target, Parallel: st.Parallel,
 		Policy: "abandon the mailbox at the first item that cannot be read", Source: "removed after verification",
 		Start: "now", CancelAfter: "never"}
-	if st.Policy == db.PolicySkip {
+	if st.Policy == model.PolicySkip {
 		v.Policy = fmt.Sprintf("skip items that cannot be read, at most %d per mailbox", st.MaxBad)
 	}
 	if st.KeepSource {

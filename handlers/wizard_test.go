@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // wizardStep posts a wizard form and wants a redirect to next.
@@ -111,7 +111,7 @@ func TestWizardWalkThrough(t *testing.T) {
 		t.Errorf("start redirected to %q, want %q", loc, want)
 	}
 	j := a.waitJob(t, jobs[0].ID)
-	if j.CreatedBy != "alice" || j.Target != "dst" || j.Policy != db.PolicySkip || j.MaxBad != 5 || !j.KeepSource ||
+	if j.CreatedBy != "alice" || j.Target != "dst" || j.Policy != model.PolicySkip || j.MaxBad != 5 || !j.KeepSource ||
 		j.Parallel != 3 || j.CancelAfterHours != 2 || !j.StartAt.IsZero() {
 		t.Errorf("job = %+v, want alice's skip/5/keep/3 parallel/2 hours to dst, starting now", j)
 	}
@@ -122,7 +122,7 @@ func TestWizardWalkThrough(t *testing.T) {
 	var uids []string
 	for _, m := range moves {
 		uids = append(uids, m.UID)
-		if m.State != db.MoveDone {
+		if m.State != model.MoveDone {
 			t.Errorf("move of %s = %s (%s), want done", m.UID, m.State, m.Error)
 		}
 	}

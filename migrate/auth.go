@@ -9,12 +9,7 @@ import (
 	"sync"
 
 	"github.com/go-ldap/ldap/v3"
-)
-
-// Roles of people who sign in to the web UI.
-const (
-	RoleAdmin    = "admin"    // may do everything
-	RoleHelpdesk = "helpdesk" // may only read
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // ErrBadCredentials: unknown login or wrong password (never said which).
@@ -26,7 +21,8 @@ var ErrNoRole = errors.New("not a member of the admin or helpdesk group")
 
 // Identity is a signed-in person.
 type Identity struct {
-	DN, UID, Name, Role string
+	DN, UID, Name string
+	Role          model.Role
 }
 
 // Authenticate binds as the person (found by uid under the base DN) with
@@ -61,7 +57,10 @@ func (d *LDAP) Authenticate(ctx context.Context, login, password string) (Identi
 		if err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
 			return fmt.Errorf("bind as %q: %w", d.cfg.BindDN, err)
 		}
-		for _, g := range []struct{ dn, role string }{{d.cfg.AdminGroup, RoleAdmin}, {d.cfg.HelpdeskGroup, RoleHelpdesk}} {
+		for _, g := range []struct {
+			dn   string
+			role model.Role
+		}{{d.cfg.AdminGroup, model.RoleAdmin}, {d.cfg.HelpdeskGroup, model.RoleHelpdesk}} {
 			if g.dn == "" {
 				continue
 			}
@@ -111,7 +110,7 @@ type memPerson struct {
 func NewMemAuth() *MemAuth { return &MemAuth{people: map[string]memPerson{}} }
 
 // Add registers a person; role "" means neither admin nor helpdesk.
-func (m *MemAuth) Add(uid, name, password, role string) {
+func (m *MemAuth) Add(uid, name, password string, role model.Role) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.people[strings.ToLower(uid)] = memPerson{

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // retryRead is the second try of a message the source failed to read
@@ -85,7 +86,7 @@ func (r *run) badItem(ctx context.Context, f *db.Folder, meta msgMeta, reason st
 		return nil
 	}
 	what := fmt.Sprintf("message uid %d in %q (%s)", meta.uid, f.Source, reason)
-	if r.job.Policy != db.PolicySkip {
+	if r.job.Policy != model.PolicySkip {
 		return abandonf("abandoned at the first bad item: %s", what)
 	}
 	if r.m.Skipped > r.job.MaxBad {

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // The broker fans committed move states out to in-process subscribers (the
@@ -29,7 +29,9 @@ const brokerRateWindow = 10 * time.Second
 // Progress is one move's state as subscribers see it.
 type Progress struct {
 	MoveID, JobID                              int64
-	UID, State, Phase, Folder                  string
+	UID, Folder                                string
+	State                                      model.MoveState
+	Phase                                      model.Phase
 	MsgsDone, MsgsTotal, BytesDone, BytesTotal int64
 	Skipped                                    int
 	Error                                      string
@@ -46,7 +48,7 @@ type Progress struct {
 // Broker fans out move progress to subscribers. It is safe for concurrent
 // use; the zero value is not usable, use NewBroker.
 type Broker struct {
-	load func(ctx context.Context, jobID int64) ([]db.Move, error)
+	load func(ctx context.Context, jobID int64) ([]model.Move, error)
 	now  func() time.Time
 
 	// mu guards everything below. Sends happen under it, which is what makes
@@ -77,7 +79,7 @@ type brokerSub struct {
 // 0) or of every unfinished job (jobID == 0); it builds snapshots for moves
 // the broker has not seen published, e.g. after a restart. load may be nil
 // (only published moves are known). now may be nil (time.Now).
-func NewBroker(load func(ctx context.Context, jobID int64) ([]db.Move, error), now func() time.Time) *Broker {
+func NewBroker(load func(ctx context.Context, jobID int64) ([]model.Move, error), now func() time.Time) *Broker {
 	if now == nil {
 		now = time.Now
 	}
@@ -88,7 +90,7 @@ func NewBroker(load func(ctx context.Context, jobID int64) ([]db.Move, error), n
 // publishes, and sends it to the subscribers of its job and of all jobs. It
 // never blocks: a subscriber whose buffer is full is dropped (its channel is
 // closed), so a slow browser cannot slow a move.
-func (b *Broker) Publish(m db.Move) {
+func (b *Broker) Publish(m model.Move) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	bm := b.moves[m.ID]
@@ -116,7 +118,7 @@ func (b *Broker) Publish(m db.Move) {
 // update sets p's Rate and ETA from the previous sample and makes p the
 // next sample.
 func (bm *brokerMove) update(p *Progress) {
-	if p.State != db.MoveRunning {
+	if p.State != model.MoveRunning {
 		bm.running = false
 		return
 	}
@@ -172,7 +174,7 @@ func (b *Broker) Subscribe(ctx context.Context, jobID int64, buffer int) (snapsh
 	// Loading outside the lock keeps a slow query from stalling Publish. A
 	// move published meanwhile is in b.moves and overrides the loaded state;
 	// one committed but not yet published arrives as an update.
-	var stored []db.Move
+	var stored []model.Move
 	if b.load != nil {
 		if stored, err = b.load(ctx, jobID); err != nil {
 			return nil, nil, nil, fmt.Errorf("subscribe to job %d: load moves: %w", jobID, err)
@@ -223,7 +225,7 @@ func (b *Broker) Dropped() int {
 }
 
 // brokerProgress is m's state without rate, ETA or publish time.
-func brokerProgress(m db.Move) Progress {
+func brokerProgress(m model.Move) Progress {
 	return Progress{
 		MoveID: m.ID, JobID: m.JobID,
 		UID: m.UID, State: m.State, Phase: m.Phase, Folder: m.CurrentFolder,

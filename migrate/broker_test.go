@@ -10,16 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // brokerStore is a stand-in for the database: load returns the stored moves
 // of a job, or every unfinished move for job 0, like db.Moves and
 // db.UnfinishedMoves.
-func brokerStore(moves ...db.Move) func(context.Context, int64) ([]db.Move, error) {
-	return func(ctx context.Context, jobID int64) ([]db.Move, error) {
-		var out []db.Move
+func brokerStore(moves ...model.Move) func(context.Context, int64) ([]model.Move, error) {
+	return func(ctx context.Context, jobID int64) ([]model.Move, error) {
+		var out []model.Move
 		for _, m := range moves {
 			if (jobID == 0 && m.Unfinished()) || m.JobID == jobID {
 				out = append(out, m)
@@ -91,15 +91,15 @@ func brokerKeys(ps []migrate.Progress) []string {
 
 func TestBrokerSnapshot(t *testing.T) {
 	b := migrate.NewBroker(brokerStore(
-		db.Move{ID: 3, JobID: 1, UID: "carol", State: db.MoveQueued},
-		db.Move{ID: 1, JobID: 1, UID: "alice", State: db.MoveQueued},
-		db.Move{ID: 7, JobID: 2, UID: "gus", State: db.MoveRunning, BytesDone: 70},
-		db.Move{ID: 8, JobID: 2, UID: "hal", State: db.MoveDone, BytesDone: 80},
+		model.Move{ID: 3, JobID: 1, UID: "carol", State: model.MoveQueued},
+		model.Move{ID: 1, JobID: 1, UID: "alice", State: model.MoveQueued},
+		model.Move{ID: 7, JobID: 2, UID: "gus", State: model.MoveRunning, BytesDone: 70},
+		model.Move{ID: 8, JobID: 2, UID: "hal", State: model.MoveDone, BytesDone: 80},
 	), nil)
-	b.Publish(db.Move{ID: 3, JobID: 1, UID: "carol", State: db.MoveRunning, BytesDone: 10})
-	b.Publish(db.Move{ID: 3, JobID: 1, UID: "carol", State: db.MoveRunning, BytesDone: 30})
-	b.Publish(db.Move{ID: 2, JobID: 1, UID: "bob", State: db.MoveDone, BytesDone: 20})
-	b.Publish(db.Move{ID: 5, JobID: 3, UID: "eve", State: db.MoveDone, BytesDone: 50})
+	b.Publish(model.Move{ID: 3, JobID: 1, UID: "carol", State: model.MoveRunning, BytesDone: 10})
+	b.Publish(model.Move{ID: 3, JobID: 1, UID: "carol", State: model.MoveRunning, BytesDone: 30})
+	b.Publish(model.Move{ID: 2, JobID: 1, UID: "bob", State: model.MoveDone, BytesDone: 20})
+	b.Publish(model.Move{ID: 5, JobID: 3, UID: "eve", State: model.MoveDone, BytesDone: 50})
 
 	tests := []struct {
 		name  string
@@ -124,9 +124,9 @@ func TestBrokerSnapshot(t *testing.T) {
 
 func TestBrokerSnapshotThenUpdates(t *testing.T) {
 	b := migrate.NewBroker(nil, nil)
-	b.Publish(db.Move{ID: 1, JobID: 1, State: db.MoveRunning, BytesDone: 1})
+	b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: 1})
 	snap, ch := brokerSubscribe(t, b, 1, 10)
-	b.Publish(db.Move{ID: 1, JobID: 1, State: db.MoveRunning, BytesDone: 2})
+	b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: 2})
 
 	if got, want := brokerKeys(snap), []string{"1:running:1"}; !slices.Equal(got, want) {
 		t.Errorf("Subscribe() snapshot = %v, want %v", got, want)
@@ -142,13 +142,13 @@ func TestBrokerRouting(t *testing.T) {
 	_, job1 := brokerSubscribe(t, b, 1, 100)
 	_, job2 := brokerSubscribe(t, b, 2, 100)
 	_, all := brokerSubscribe(t, b, 0, 100)
-	publish := []db.Move{
-		{ID: 1, JobID: 1, State: db.MoveRunning, BytesDone: 1},
-		{ID: 3, JobID: 2, State: db.MoveRunning, BytesDone: 1},
-		{ID: 2, JobID: 1, State: db.MoveRunning, BytesDone: 1},
-		{ID: 1, JobID: 1, State: db.MoveRunning, BytesDone: 2},
-		{ID: 3, JobID: 2, State: db.MoveRunning, BytesDone: 2},
-		{ID: 1, JobID: 1, State: db.MoveDone, BytesDone: 3},
+	publish := []model.Move{
+		{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: 1},
+		{ID: 3, JobID: 2, State: model.MoveRunning, BytesDone: 1},
+		{ID: 2, JobID: 1, State: model.MoveRunning, BytesDone: 1},
+		{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: 2},
+		{ID: 3, JobID: 2, State: model.MoveRunning, BytesDone: 2},
+		{ID: 1, JobID: 1, State: model.MoveDone, BytesDone: 3},
 	}
 	for _, m := range publish {
 		b.Publish(m)
@@ -183,7 +183,7 @@ func TestBrokerDropsStalledSubscriber(t *testing.T) {
 	// Everything runs on this goroutine: had Publish blocked on the stalled
 	// subscriber, this loop would never finish.
 	for i := range n {
-		b.Publish(db.Move{ID: 1, JobID: 1, State: db.MoveRunning, BytesDone: int64(i + 1)})
+		b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: int64(i + 1)})
 	}
 
 	got := brokerDrain(reader)
@@ -209,7 +209,7 @@ func TestBrokerDropsStalledSubscriber(t *testing.T) {
 	}
 	cancelStalled() // after the drop: must not close again
 	cancelStalled()
-	b.Publish(db.Move{ID: 1, JobID: 1, State: db.MoveDone, BytesDone: n})
+	b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveDone, BytesDone: n})
 	if got := b.Dropped(); got != 1 {
 		t.Errorf("Dropped() after a further publish = %d, want 1", got)
 	}
@@ -226,7 +226,7 @@ func TestBrokerCancel(t *testing.T) {
 	if _, ok := <-ch; ok {
 		t.Errorf("receive after cancel: ok = true, want a closed channel")
 	}
-	b.Publish(db.Move{ID: 1, JobID: 1, State: db.MoveRunning})
+	b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning})
 	if got := b.Dropped(); got != 0 {
 		t.Errorf("Dropped() = %d, want 0: a cancelled subscriber is not a slow one", got)
 	}
@@ -239,13 +239,13 @@ func TestBrokerSubscribeErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		ctx  context.Context
-		load func(context.Context, int64) ([]db.Move, error)
+		load func(context.Context, int64) ([]model.Move, error)
 		want error
 	}{
 		{"cancelled context", cancelled, brokerStore(), context.Canceled},
 		{"cancelled context without load", cancelled, nil, context.Canceled},
 		{"load fails", context.Background(),
-			func(context.Context, int64) ([]db.Move, error) { return nil, errStore }, errStore},
+			func(context.Context, int64) ([]model.Move, error) { return nil, errStore }, errStore},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -264,10 +264,10 @@ func TestBrokerSubscribeErrors(t *testing.T) {
 func TestBrokerRate(t *testing.T) {
 	type pub struct {
 		at          time.Duration
-		state       string
+		state       model.MoveState
 		done, total int64
 	}
-	run := func(at time.Duration, done, total int64) pub { return pub{at, db.MoveRunning, done, total} }
+	run := func(at time.Duration, done, total int64) pub { return pub{at, model.MoveRunning, done, total} }
 	const mb = 1_000_000
 	tests := []struct {
 		name    string
@@ -292,9 +292,9 @@ func TestBrokerRate(t *testing.T) {
 			[]pub{run(0, 0, 3*mb), run(2*time.Second, mb, 3*mb), run(3*time.Second, 0, 3*mb),
 				run(5*time.Second, 2*mb, 3*mb)}, mb, mb},
 		{"finished",
-			[]pub{run(0, 0, 3*mb), run(2*time.Second, mb, 3*mb), {3 * time.Second, db.MoveDone, 3 * mb, 3 * mb}}, 0, 0},
+			[]pub{run(0, 0, 3*mb), run(2*time.Second, mb, 3*mb), {3 * time.Second, model.MoveDone, 3 * mb, 3 * mb}}, 0, 0},
 		{"queued again restarts the measurement",
-			[]pub{run(0, 0, 3*mb), run(2*time.Second, mb, 3*mb), {3 * time.Second, db.MoveQueued, mb, 3 * mb},
+			[]pub{run(0, 0, 3*mb), run(2*time.Second, mb, 3*mb), {3 * time.Second, model.MoveQueued, mb, 3 * mb},
 				run(9*time.Second, 2*mb, 3*mb)}, 0, 0},
 	}
 	for _, tt := range tests {
@@ -304,7 +304,7 @@ func TestBrokerRate(t *testing.T) {
 			_, ch := brokerSubscribe(t, b, 1, len(tt.pubs))
 			for _, p := range tt.pubs {
 				clock.set(p.at)
-				b.Publish(db.Move{ID: 1, JobID: 1, State: p.state, BytesDone: p.done, BytesTotal: p.total})
+				b.Publish(model.Move{ID: 1, JobID: 1, State: p.state, BytesDone: p.done, BytesTotal: p.total})
 			}
 			got := brokerDrain(ch)
 			if len(got) != len(tt.pubs) {
@@ -315,7 +315,7 @@ func TestBrokerRate(t *testing.T) {
 				t.Errorf("Publish() Rate = %v, want %v..%v", last.Rate, tt.minRate, tt.maxRate)
 			}
 			var wantETA time.Duration
-			if left := lastPub.total - lastPub.done; last.Rate > 0 && left > 0 && lastPub.state == db.MoveRunning {
+			if left := lastPub.total - lastPub.done; last.Rate > 0 && left > 0 && lastPub.state == model.MoveRunning {
 				wantETA = time.Duration(float64(left) / last.Rate * float64(time.Second))
 			}
 			if d := last.ETA - wantETA; d < -time.Millisecond || d > time.Millisecond {
@@ -338,9 +338,9 @@ func TestBrokerRateExample(t *testing.T) {
 	b := migrate.NewBroker(nil, clock.now)
 	_, ch := brokerSubscribe(t, b, 0, 2)
 	clock.set(0)
-	b.Publish(db.Move{ID: 1, JobID: 1, State: db.MoveRunning, BytesTotal: 3_000_000})
+	b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning, BytesTotal: 3_000_000})
 	clock.set(2 * time.Second)
-	b.Publish(db.Move{ID: 1, JobID: 1, State: db.MoveRunning, BytesDone: 1_000_000, BytesTotal: 3_000_000})
+	b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: 1_000_000, BytesTotal: 3_000_000})
 	got := brokerDrain(ch)
 	if len(got) != 2 {
 		t.Fatalf("got %d updates, want 2", len(got))
@@ -370,11 +370,11 @@ func TestBrokerConcurrent(t *testing.T) {
 		move := int64(i + 1)
 		pubs.Go(func() {
 			for s := 1; s <= steps; s++ {
-				state := db.MoveRunning
+				state := model.MoveRunning
 				if s == steps {
-					state = db.MoveDone
+					state = model.MoveDone
 				}
-				b.Publish(db.Move{ID: move, JobID: jobOf(move), State: state, BytesDone: int64(s), BytesTotal: steps})
+				b.Publish(model.Move{ID: move, JobID: jobOf(move), State: state, BytesDone: int64(s), BytesTotal: steps})
 			}
 		})
 	}
@@ -454,7 +454,7 @@ func TestBrokerConcurrent(t *testing.T) {
 		t.Fatalf("Subscribe(0) snapshot has %d moves, want %d", len(snap), publishers)
 	}
 	for i, p := range snap {
-		if p.MoveID != int64(i+1) || p.State != db.MoveDone || p.BytesDone != steps {
+		if p.MoveID != int64(i+1) || p.State != model.MoveDone || p.BytesDone != steps {
 			t.Errorf("Subscribe(0) snapshot[%d] = move %d %s %d, want move %d done %d", i, p.MoveID, p.State, p.BytesDone, i+1, steps)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // TestVerifyRemovesLateDuplicates recreates what a server still executing
@@ -40,27 +41,27 @@ func TestVerifyRemovesLateDuplicates(t *testing.T) {
 	}
 	var once sync.Map
 	mv := e.mover()
-	mv.Progress = func(m db.Move) {
+	mv.Progress = func(m model.Move) {
 		switch {
-		case m.Phase == db.PhaseVerify:
+		case m.Phase == model.PhaseVerify:
 			if _, done := once.LoadOrStore("verify", true); !done {
 				late(msgs[3])
 				late(msgs[3])
 				late(twin)
 				late(foreign)
 			}
-		case m.Phase == db.PhaseDelta:
+		case m.Phase == model.PhaseDelta:
 			if _, done := once.LoadOrStore("delta", true); !done {
 				late(msgs[7])
 			}
 		}
 	}
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	final := runWith(t, e, mv, j.ID)
-	if final.State != db.MoveDone {
+	if final.State != model.MoveDone {
 		t.Fatalf("move = %s (%s), want done", final.State, final.Error)
 	}
 	if _, ok := once.Load("delta"); !ok {
@@ -139,7 +140,7 @@ func TestStopWaitsForAppendAnswers(t *testing.T) {
 		}
 		return nil
 	})
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}

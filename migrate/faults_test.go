@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // faultCorpus seeds alice with INBOX (20 messages, one 300 KB) and an
@@ -70,8 +70,8 @@ func TestFetchFailsOnceIsRetried(t *testing.T) {
 	want := sourceManifests(t, e)
 	e.src.Faults().FailFetch("alice", "INBOX", uids["INBOX"][3], 1)
 	before := e.src.Faults().Counts().FetchBodies
-	m := e.move(t, context.Background(), "alice", db.Job{})
-	if m.State != db.MoveDone || m.Skipped != 0 {
+	m := e.move(t, context.Background(), "alice", model.Job{})
+	if m.State != model.MoveDone || m.Skipped != 0 {
 		t.Fatalf("move = %s, %d skipped (%s), want done, 0 skipped", m.State, m.Skipped, m.Error)
 	}
 	assertTargetEquals(t, e, want)
@@ -86,8 +86,8 @@ func TestUnreadableItemSkipped(t *testing.T) {
 	uids := faultCorpus(t, e)
 	bad := uids["INBOX"][5]
 	e.src.Faults().FailFetch("alice", "INBOX", bad, -1)
-	m := e.move(t, ctx, "alice", db.Job{Policy: db.PolicySkip, MaxBad: 3})
-	if m.State != db.MoveDone || m.Skipped != 1 {
+	m := e.move(t, ctx, "alice", model.Job{Policy: model.PolicySkip, MaxBad: 3})
+	if m.State != model.MoveDone || m.Skipped != 1 {
 		t.Fatalf("move = %s, %d skipped (%s), want done with 1 skipped", m.State, m.Skipped, m.Error)
 	}
 	items, err := e.db.Skipped(ctx, m.ID)
@@ -112,11 +112,11 @@ func TestUnreadableItemSkipped(t *testing.T) {
 func TestUnreadableItemAbandons(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		job   db.Job
+		job   model.Job
 		fails int
 	}{
-		{"abandon policy", db.Job{Policy: db.PolicyAbandon}, 1},
-		{"skip policy over its maximum", db.Job{Policy: db.PolicySkip, MaxBad: 2}, 3},
+		{"abandon policy", model.Job{Policy: model.PolicyAbandon}, 1},
+		{"skip policy over its maximum", model.Job{Policy: model.PolicySkip, MaxBad: 2}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newMemEnv(t, '/', '/', "alice")
@@ -126,7 +126,7 @@ func TestUnreadableItemAbandons(t *testing.T) {
 				e.src.Faults().FailFetch("alice", "Archive", uids["Archive"][i], -1)
 			}
 			m := e.move(t, context.Background(), "alice", tc.job)
-			if m.State != db.MoveAbandoned {
+			if m.State != model.MoveAbandoned {
 				t.Fatalf("move = %s (%s), want abandoned", m.State, m.Error)
 			}
 			if !strings.Contains(m.Error, "Archive") {
@@ -143,8 +143,8 @@ func TestConnectionCutInsideLiteral(t *testing.T) {
 	want := sourceManifests(t, e)
 	// The 300 KB message: cut 100 KB into its literal, twice.
 	e.src.Faults().CutFetch("alice", "INBOX", uids["INBOX"][20], 100<<10, 2)
-	m := e.move(t, context.Background(), "alice", db.Job{})
-	if m.State != db.MoveDone || m.Skipped != 0 {
+	m := e.move(t, context.Background(), "alice", model.Job{})
+	if m.State != model.MoveDone || m.Skipped != 0 {
 		t.Fatalf("move = %s, %d skipped (%s), want done", m.State, m.Skipped, m.Error)
 	}
 	// Exactly the source messages: no short copy, no duplicate.
@@ -157,7 +157,7 @@ func TestSilentServerCancelled(t *testing.T) {
 	e.dst.Faults().Hang("alice")
 	defer e.dst.Faults().Unhang()
 	ctx, cancel := context.WithCancel(context.Background())
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestSilentServerCancelled(t *testing.T) {
 		t.Fatalf("RunJobs() = %v, want context.Canceled", err)
 	}
 	m, err := e.db.Moves(context.Background(), j.ID)
-	if err != nil || m[0].State != db.MoveRunning {
+	if err != nil || m[0].State != model.MoveRunning {
 		t.Fatalf("move after cancel = %+v, %v; want still running (resumable)", m, err)
 	}
 }
@@ -190,8 +190,8 @@ func TestTargetRefusesOneMessage(t *testing.T) {
 		}
 		return nil
 	})
-	m := e.move(t, ctx, "alice", db.Job{Policy: db.PolicySkip, MaxBad: 1})
-	if m.State != db.MoveDone || m.Skipped != 1 {
+	m := e.move(t, ctx, "alice", model.Job{Policy: model.PolicySkip, MaxBad: 1})
+	if m.State != model.MoveDone || m.Skipped != 1 {
 		t.Fatalf("move = %s, %d skipped (%s), want done with 1 skipped", m.State, m.Skipped, m.Error)
 	}
 	items, _ := e.db.Skipped(ctx, m.ID)
@@ -207,8 +207,8 @@ func TestTargetOverQuota(t *testing.T) {
 	if err := e.dst.SetQuota("alice", 100<<10); err != nil {
 		t.Fatal(err)
 	}
-	m := e.move(t, context.Background(), "alice", db.Job{Policy: db.PolicySkip, MaxBad: 100})
-	if m.State != db.MoveAbandoned || !strings.Contains(m.Error, "quota") {
+	m := e.move(t, context.Background(), "alice", model.Job{Policy: model.PolicySkip, MaxBad: 100})
+	if m.State != model.MoveAbandoned || !strings.Contains(m.Error, "quota") {
 		t.Fatalf("move = %s (%s), want abandoned for quota", m.State, m.Error)
 	}
 	if n := e.dst.Faults().Counts().Appends; n != 0 {
@@ -224,18 +224,18 @@ func TestThrottledLoginRetried(t *testing.T) {
 	e.dst.Faults().FailLogin("alice", 2, imap.ResponseCodeUnavailable, "too many connections, try later")
 	mv := e.mover()
 	mv.Patience = time.Minute
-	j, err := e.db.CreateJob(context.Background(), db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(context.Background(), model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sawRetry bool
-	mv.Progress = func(m db.Move) {
+	mv.Progress = func(m model.Move) {
 		if strings.Contains(m.Error, "throttling") {
 			sawRetry = true
 		}
 	}
 	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJobs(context.Background(), j.ID)
-	if err != nil || moves[0].State != db.MoveDone {
+	if err != nil || moves[0].State != model.MoveDone {
 		t.Fatalf("RunJobs() = %+v, %v; want done", moves, err)
 	}
 	if !sawRetry {
@@ -249,14 +249,14 @@ func TestCancelledMoveCleansTarget(t *testing.T) {
 	e := newMemEnv(t, '/', '/', "alice")
 	faultCorpus(t, e)
 	before := sourceManifests(t, e)
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mv := e.mover()
 	mv.ChunkSize = 5
 	cancelled := false
-	mv.Progress = func(m db.Move) {
+	mv.Progress = func(m model.Move) {
 		if m.MsgsDone >= 10 && !cancelled {
 			cancelled = true
 			if err := e.db.RequestCancel(ctx, m.ID, "tester"); err != nil {
@@ -265,7 +265,7 @@ func TestCancelledMoveCleansTarget(t *testing.T) {
 		}
 	}
 	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJobs(ctx, j.ID)
-	if err != nil || moves[0].State != db.MoveCancelled {
+	if err != nil || moves[0].State != model.MoveCancelled {
 		t.Fatalf("RunJobs() = %+v, %v; want cancelled", moves, err)
 	}
 	assertUntouched(t, e, before)

@@ -16,6 +16,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // memEnv is two in-process IMAP servers, an in-memory directory and a
@@ -76,10 +77,10 @@ func (e *memEnv) mover() *migrate.Mover {
 }
 
 // move creates a one-user job and runs it to its outcome.
-func (e *memEnv) move(t *testing.T, ctx context.Context, uid string, job db.Job) db.Move {
+func (e *memEnv) move(t *testing.T, ctx context.Context, uid string, job model.Job) model.Move {
 	t.Helper()
 	if job.Policy == "" {
-		job.Policy = db.PolicyAbandon
+		job.Policy = model.PolicyAbandon
 	}
 	job.Target, job.Parallel, job.CreatedBy = "dst", 1, "test"
 	j, err := e.db.CreateJob(ctx, job, []string{uid})
@@ -89,7 +90,7 @@ func (e *memEnv) move(t *testing.T, ctx context.Context, uid string, job db.Job)
 	return e.runJob(t, ctx, j.ID)
 }
 
-func (e *memEnv) runJob(t *testing.T, ctx context.Context, jobID int64) db.Move {
+func (e *memEnv) runJob(t *testing.T, ctx context.Context, jobID int64) model.Move {
 	t.Helper()
 	rn := &migrate.Runner{Mover: e.mover(), DB: e.db}
 	moves, err := rn.RunJobs(ctx, jobID)
@@ -179,7 +180,7 @@ func bigBody(n int) []byte {
 func errorsAs[T any](err error, target *T) bool { return errors.As(err, target) }
 
 // runWith runs a job with a given mover and returns its first move.
-func runWith(t *testing.T, e *memEnv, mv *migrate.Mover, jobID int64) db.Move {
+func runWith(t *testing.T, e *memEnv, mv *migrate.Mover, jobID int64) model.Move {
 	t.Helper()
 	moves, err := (&migrate.Runner{Mover: mv, DB: e.db}).RunJobs(context.Background(), jobID)
 	if err != nil {

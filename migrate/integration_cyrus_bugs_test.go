@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -31,9 +31,9 @@ func TestIntegrationCyrusBacktickFolder(t *testing.T) {
 	}
 	e.seed(t, e.src, "gina", folders, e2eCorpus("gina", folders, 0)[:9])
 	before := e2eSnap(t, e.src, "gina")
-	job := e.createJob(t, db.Job{}, "gina")
+	job := e.createJob(t, model.Job{}, "gina")
 	m := e.runJob(t, job.ID)["gina"]
-	if m.State != db.MoveDone || m.Skipped != 0 {
+	if m.State != model.MoveDone || m.Skipped != 0 {
 		t.Fatalf("move = %s with %d skipped (%s), want done with nothing skipped; events %q",
 			m.State, m.Skipped, m.Error, e.events(t, m, migrate.EventFolderNotCreated))
 	}
@@ -73,9 +73,9 @@ func TestIntegrationCyrusFolderKeptReport(t *testing.T) {
 	}
 	e.seed(t, e.src, "hank", folders, e2eCorpus("hank", folders, 0)[:4])
 	before := e2eSnap(t, e.src, "hank")
-	job := e.createJob(t, db.Job{}, "hank")
+	job := e.createJob(t, model.Job{}, "hank")
 	m := e.runJob(t, job.ID)["hank"]
-	if m.State != db.MoveDone {
+	if m.State != model.MoveDone {
 		t.Fatalf("move = %s (%s), want done", m.State, m.Error)
 	}
 	e.checkDone(t, m, before)

@@ -24,6 +24,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -390,7 +391,7 @@ func e2eSpecialUse(attrs []imap.MailboxAttr) imap.MailboxAttr {
 }
 
 // events returns the move's events of one kind.
-func (e *e2eEnv) events(t *testing.T, m db.Move, kind string) []string {
+func (e *e2eEnv) events(t *testing.T, m model.Move, kind string) []string {
 	t.Helper()
 	evs, err := e.db.Events(context.Background(), m.ID)
 	if err != nil {
@@ -410,7 +411,7 @@ func (e *e2eEnv) events(t *testing.T, m db.Move, kind string) []string {
 // folder under its promised name with exactly its messages, subscriptions
 // and special uses as on the source, and one rename event for each renamed
 // folder. before is the source snapshot taken before the move.
-func (e *e2eEnv) checkTarget(t *testing.T, m db.Move, before itSnapshot, want map[string][]string) itSnapshot {
+func (e *e2eEnv) checkTarget(t *testing.T, m model.Move, before itSnapshot, want map[string][]string) itSnapshot {
 	t.Helper()
 	user := m.UID
 	after := e2eSnap(t, e.dst, user)
@@ -477,7 +478,7 @@ func (e *e2eEnv) checkTarget(t *testing.T, m db.Move, before itSnapshot, want ma
 // Cyrus the special-use ones, whose DELETE Cyrus refuses ("SPECIAL-USE
 // flag conflict"): those must be reported in a folder-kept event. No
 // subscription names a folder that is gone.
-func (e *e2eEnv) checkSourceEmptied(t *testing.T, m db.Move) {
+func (e *e2eEnv) checkSourceEmptied(t *testing.T, m model.Move) {
 	t.Helper()
 	user := m.UID
 	after := e2eSnap(t, e.src, user)
@@ -575,14 +576,14 @@ func TestIntegrationCyrusMove(t *testing.T) {
 				e2eCheckCorpus(t, e.src, before[u], msgs)
 			}
 			seeded := time.Since(start)
-			job := e.createJob(t, db.Job{Parallel: 2}, users...)
+			job := e.createJob(t, model.Job{Parallel: 2}, users...)
 			moves := e.runJob(t, job.ID)
 			moved := time.Since(start)
 			for _, u := range users {
 				m := moves[u]
-				if m.State != db.MoveDone {
+				if m.State != model.MoveDone {
 					t.Errorf("%s: move state = %s (%s), want %s\nsource log:\n%s\ntarget log:\n%s",
-						u, m.State, m.Error, db.MoveDone, e.src.log(), e.dst.log())
+						u, m.State, m.Error, model.MoveDone, e.src.log(), e.dst.log())
 					continue
 				}
 				e.checkDone(t, m, before[u])
@@ -647,10 +648,10 @@ func TestIntegrationCyrusQuota(t *testing.T) {
 	before := e2eSnap(t, e.src, "frank")
 	dstBefore := e2eSnap(t, e.dst, "frank")
 	usageBefore := e2eQuotaUsage(t, e.dst, "frank")
-	job := e.createJob(t, db.Job{}, "frank")
+	job := e.createJob(t, model.Job{}, "frank")
 	m := e.runJob(t, job.ID)["frank"]
-	if m.State != db.MoveAbandoned {
-		t.Fatalf("move state = %s (%s), want %s\n%s", m.State, m.Error, db.MoveAbandoned, e.dst.log())
+	if m.State != model.MoveAbandoned {
+		t.Fatalf("move state = %s (%s), want %s\n%s", m.State, m.Error, model.MoveAbandoned, e.dst.log())
 	}
 	if !strings.Contains(strings.ToLower(m.Error), "quota") {
 		t.Errorf("move error = %q, want it to mention the quota", m.Error)
@@ -721,8 +722,8 @@ func e2eQuotaUsage(t *testing.T, s e2eServer, user string) int64 {
 // target cleaned.
 func TestIntegrationCyrusMunge8bit(t *testing.T) {
 	t.Parallel()
-	for _, policy := range []string{db.PolicySkip, db.PolicyAbandon} {
-		t.Run(policy, func(t *testing.T) {
+	for _, policy := range []model.Policy{model.PolicySkip, model.PolicyAbandon} {
+		t.Run(string(policy), func(t *testing.T) {
 			t.Parallel()
 			start := time.Now()
 			e := e2eNewEnv(t, e2eSide{dovecot: &testserver.DovecotOptions{Sep: "/", AutoSpecial: true}},
@@ -769,12 +770,12 @@ func TestIntegrationCyrusMunge8bit(t *testing.T) {
 			}
 			t.Logf("%d of %d messages have 8-bit header bytes", len(wantSkipped), before.total())
 
-			job := e.createJob(t, db.Job{Policy: policy, MaxBad: len(wantSkipped) + 5}, "erin")
+			job := e.createJob(t, model.Job{Policy: policy, MaxBad: len(wantSkipped) + 5}, "erin")
 			m := e.runJob(t, job.ID)["erin"]
 			moved := time.Since(start)
-			if policy == db.PolicyAbandon {
-				if m.State != db.MoveAbandoned {
-					t.Fatalf("move = %s (%s), want %s", m.State, m.Error, db.MoveAbandoned)
+			if policy == model.PolicyAbandon {
+				if m.State != model.MoveAbandoned {
+					t.Fatalf("move = %s (%s), want %s", m.State, m.Error, model.MoveAbandoned)
 				}
 				if !strings.Contains(m.Error, "the target changed the message") || !strings.Contains(m.Error, "differ in the header") {
 					t.Errorf("abandon reason = %q, want it to say the target changed the header", m.Error)
@@ -783,8 +784,8 @@ func TestIntegrationCyrusMunge8bit(t *testing.T) {
 				t.Logf("abandoned after %v", moved.Round(time.Millisecond))
 				return
 			}
-			if m.State != db.MoveDone {
-				t.Fatalf("move = %s (%s), want %s\n%s", m.State, m.Error, db.MoveDone, e.dst.log())
+			if m.State != model.MoveDone {
+				t.Fatalf("move = %s (%s), want %s\n%s", m.State, m.Error, model.MoveDone, e.dst.log())
 			}
 			sk, err := e.db.Skipped(context.Background(), m.ID)
 			if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -132,9 +133,9 @@ func TestIntegrationCyrusOddNames(t *testing.T) {
 	before := itManifests(t, sc, slices.Sorted(maps.Keys(names))...)
 	sc.Close()
 
-	job := e.createJob(t, db.Job{Policy: db.PolicySkip, MaxBad: 5}, "alice")
+	job := e.createJob(t, model.Job{Policy: model.PolicySkip, MaxBad: 5}, "alice")
 	m := e.runJob(t, job.ID)["alice"]
-	if m.State != db.MoveDone || m.Skipped != 0 {
+	if m.State != model.MoveDone || m.Skipped != 0 {
 		t.Fatalf("move = %s, %d skipped (%s), want done with nothing skipped\n%s", m.State, m.Skipped, m.Error, e.cy.Log())
 	}
 	dc := itCyrusDial(t, e.cy, "alice")

@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -86,7 +87,7 @@ func itNewEnv(t *testing.T, s itSetup) *itEnv {
 	return e
 }
 
-func (e *itEnv) mover(progress func(db.Move)) *migrate.Mover {
+func (e *itEnv) mover(progress func(model.Move)) *migrate.Mover {
 	return &migrate.Mover{Config: e.cfg, Dir: migrate.NewLDAP(e.cfg.Directory), DB: e.db,
 		Patience: 10 * time.Second, Progress: progress,
 		// Warnings (retries, abandons) help to read a failure; the rest is noise.
@@ -94,11 +95,11 @@ func (e *itEnv) mover(progress func(db.Move)) *migrate.Mover {
 }
 
 // createJob records a job moving users to dst.
-func (e *itEnv) createJob(t *testing.T, job db.Job, users ...string) db.Job {
+func (e *itEnv) createJob(t *testing.T, job model.Job, users ...string) model.Job {
 	t.Helper()
 	job.Target, job.CreatedBy = "dst", "integration-test"
 	if job.Policy == "" {
-		job.Policy = db.PolicyAbandon
+		job.Policy = model.PolicyAbandon
 	}
 	if job.Parallel == 0 {
 		job.Parallel = 2
@@ -111,14 +112,14 @@ func (e *itEnv) createJob(t *testing.T, job db.Job, users ...string) db.Job {
 }
 
 // runJob runs a job to the end and returns its moves by uid.
-func (e *itEnv) runJob(t *testing.T, jobID int64) map[string]db.Move {
+func (e *itEnv) runJob(t *testing.T, jobID int64) map[string]model.Move {
 	t.Helper()
 	rn := &migrate.Runner{Mover: e.mover(nil), DB: e.db}
 	moves, err := rn.RunJobs(context.Background(), jobID)
 	if err != nil {
 		t.Fatalf("RunJobs() = %v", err)
 	}
-	out := map[string]db.Move{}
+	out := map[string]model.Move{}
 	for _, m := range moves {
 		out[m.UID] = m
 	}
@@ -414,7 +415,7 @@ func (e *itEnv) checkDirectory(t *testing.T, user, home string, modifies int) {
 
 // checkDone checks a finished move's record: nothing skipped, and the
 // progress counters (what the job page shows) match the source.
-func (e *itEnv) checkDone(t *testing.T, m db.Move, before itSnapshot) {
+func (e *itEnv) checkDone(t *testing.T, m model.Move, before itSnapshot) {
 	t.Helper()
 	if want := int64(before.total()); m.MsgsDone != want || m.MsgsTotal != want {
 		t.Errorf("%s: MsgsDone/MsgsTotal = %d/%d, want %d/%d", m.UID, m.MsgsDone, m.MsgsTotal, want, want)

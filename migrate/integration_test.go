@@ -17,6 +17,7 @@ import (
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -48,12 +49,12 @@ func TestIntegrationMoveDovecot(t *testing.T) {
 				}
 			}
 			itCheckCoverage(t, before["alice"])
-			job := e.createJob(t, db.Job{Parallel: 2}, users...)
+			job := e.createJob(t, model.Job{Parallel: 2}, users...)
 			moves := e.runJob(t, job.ID)
 			for _, u := range users {
 				m := moves[u]
-				if m.State != db.MoveDone {
-					t.Errorf("%s: move state = %s (%s), want %s", u, m.State, m.Error, db.MoveDone)
+				if m.State != model.MoveDone {
+					t.Errorf("%s: move state = %s (%s), want %s", u, m.State, m.Error, model.MoveDone)
 					continue
 				}
 				e.checkDone(t, m, before[u])
@@ -71,10 +72,10 @@ func TestIntegrationKeepSource(t *testing.T) {
 		dst: testserver.DovecotOptions{Sep: ".", Prefix: "INBOX.", AutoSpecial: true}, users: []string{"dave"}})
 	e.seed(t, e.src, "dave", itCorpusOptions{sep: e.src.Sep})
 	before := itSnap(t, e.src, "dave")
-	job := e.createJob(t, db.Job{KeepSource: true}, "dave")
+	job := e.createJob(t, model.Job{KeepSource: true}, "dave")
 	m := e.runJob(t, job.ID)["dave"]
-	if m.State != db.MoveDone {
-		t.Fatalf("move state = %s (%s), want %s", m.State, m.Error, db.MoveDone)
+	if m.State != model.MoveDone {
+		t.Fatalf("move state = %s (%s), want %s", m.State, m.Error, model.MoveDone)
 	}
 	if !m.SourceRemoved.IsZero() {
 		t.Errorf("SourceRemoved = %v, want zero with KeepSource", m.SourceRemoved)
@@ -97,10 +98,10 @@ func TestIntegrationAlreadyThere(t *testing.T) {
 		users: []string{"erin"}, homes: map[string]string{"erin": itDstHome}})
 	e.seed(t, e.src, "erin", itCorpusOptions{sep: e.src.Sep})
 	before := itSnap(t, e.src, "erin")
-	job := e.createJob(t, db.Job{}, "erin")
+	job := e.createJob(t, model.Job{}, "erin")
 	m := e.runJob(t, job.ID)["erin"]
-	if m.State != db.MoveAlreadyThere {
-		t.Fatalf("move state = %s (%s), want %s", m.State, m.Error, db.MoveAlreadyThere)
+	if m.State != model.MoveAlreadyThere {
+		t.Fatalf("move state = %s (%s), want %s", m.State, m.Error, model.MoveAlreadyThere)
 	}
 	e.checkDirectory(t, "erin", itDstHome, 0)
 	dst := itSnap(t, e.dst, "erin")
@@ -121,10 +122,10 @@ func TestIntegrationQuota(t *testing.T) {
 	e.seed(t, e.src, "frank", itCorpusOptions{sep: e.src.Sep})
 	before := itSnap(t, e.src, "frank")
 	dstBefore := itSnap(t, e.dst, "frank")
-	job := e.createJob(t, db.Job{}, "frank")
+	job := e.createJob(t, model.Job{}, "frank")
 	m := e.runJob(t, job.ID)["frank"]
-	if m.State != db.MoveAbandoned {
-		t.Fatalf("move state = %s (%s), want %s", m.State, m.Error, db.MoveAbandoned)
+	if m.State != model.MoveAbandoned {
+		t.Fatalf("move state = %s (%s), want %s", m.State, m.Error, model.MoveAbandoned)
 	}
 	if !strings.Contains(strings.ToLower(m.Error), "quota") {
 		t.Errorf("move error = %q, want it to mention the quota", m.Error)
@@ -211,7 +212,7 @@ func TestIntegrationResumeAfterInterrupt(t *testing.T) {
 		name string
 		// cancelNow is called under it.mu for every publish in the copy
 		// phase and says whether to cancel now.
-		cancelNow func(it *itInterrupt, m db.Move) bool
+		cancelNow func(it *itInterrupt, m model.Move) bool
 		// inFlight: the cancel lands while APPENDs await their answers; the
 		// stop must wait for them, so that every message on the target is
 		// a recorded copy (Dovecot executes what was sent either way).
@@ -221,7 +222,7 @@ func TestIntegrationResumeAfterInterrupt(t *testing.T) {
 			// At the start of a folder's copy (the first publish naming it)
 			// no message body is streaming.
 			name: "between folders",
-			cancelNow: func(it *itInterrupt, m db.Move) bool {
+			cancelNow: func(it *itInterrupt, m model.Move) bool {
 				if m.CurrentFolder == it.folder || m.MsgsDone == 0 {
 					return false
 				}
@@ -235,7 +236,7 @@ func TestIntegrationResumeAfterInterrupt(t *testing.T) {
 			// first 64 (or what 500 ms brought) comes with more in flight.
 			name:     "appends in flight",
 			inFlight: true,
-			cancelNow: func(it *itInterrupt, m db.Move) bool {
+			cancelNow: func(it *itInterrupt, m model.Move) bool {
 				if m.CurrentFolder != "INBOX" {
 					return false
 				}
@@ -257,15 +258,15 @@ func TestIntegrationResumeAfterInterrupt(t *testing.T) {
 				users: []string{"grace"}})
 			e.seed(t, e.src, "grace", itCorpusOptions{sep: e.src.Sep, inbox: 120})
 			before := itSnap(t, e.src, "grace")
-			job := e.createJob(t, db.Job{Parallel: 1}, "grace")
+			job := e.createJob(t, model.Job{Parallel: 1}, "grace")
 
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			it := &itInterrupt{inboxStart: -1}
-			rn := &migrate.Runner{DB: e.db, Mover: e.mover(func(m db.Move) {
+			rn := &migrate.Runner{DB: e.db, Mover: e.mover(func(m model.Move) {
 				it.mu.Lock()
 				defer it.mu.Unlock()
-				if it.fired == "" && m.State == db.MoveRunning && m.Phase == db.PhaseCopy && tc.cancelNow(it, m) {
+				if it.fired == "" && m.State == model.MoveRunning && m.Phase == model.PhaseCopy && tc.cancelNow(it, m) {
 					cancel()
 				}
 				it.folder = m.CurrentFolder
@@ -292,7 +293,7 @@ func TestIntegrationResumeAfterInterrupt(t *testing.T) {
 				t.Fatalf("Moves() = %v", err)
 			}
 			m := moves[0]
-			if m.State != db.MoveRunning || !m.DirectoryUpdated.IsZero() {
+			if m.State != model.MoveRunning || !m.DirectoryUpdated.IsZero() {
 				t.Fatalf("interrupted move: state %s, phase %s, directory updated %v; want running before the cut-over",
 					m.State, m.Phase, m.DirectoryUpdated)
 			}
@@ -311,8 +312,8 @@ func TestIntegrationResumeAfterInterrupt(t *testing.T) {
 			e.checkDirectory(t, "grace", itSrcHome, 0)
 
 			m = e.runJob(t, job.ID)["grace"]
-			if m.State != db.MoveDone {
-				t.Fatalf("resumed move state = %s (%s), want %s", m.State, m.Error, db.MoveDone)
+			if m.State != model.MoveDone {
+				t.Fatalf("resumed move state = %s (%s), want %s", m.State, m.Error, model.MoveDone)
 			}
 			e.checkDone(t, m, before)
 			e.checkTarget(t, "grace", before, true)

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // TestMeasureOnce: with STATUS=SIZE the hierarchy step measures each folder
@@ -34,23 +34,23 @@ func TestMeasureOnce(t *testing.T) {
 			mu.Unlock()
 		}
 	}
-	mv.Progress = func(m db.Move) {
+	mv.Progress = func(m model.Move) {
 		mu.Lock()
 		defer mu.Unlock()
-		if m.Phase == db.PhaseCopy && totalsAfterHierarchy == [2]int64{} {
+		if m.Phase == model.PhaseCopy && totalsAfterHierarchy == [2]int64{} {
 			totalsAfterHierarchy = [2]int64{m.MsgsTotal, m.BytesTotal}
 		}
-		if m.Phase == db.PhaseDelta && beforeDelta == nil {
+		if m.Phase == model.PhaseDelta && beforeDelta == nil {
 			beforeDelta = e.src.Faults().MailboxCounts("alice")
 			e.seed(t, "alice", late) // after the cut-over, before the delta pass
 		}
 	}
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicySkip, MaxBad: 1, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicySkip, MaxBad: 1, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	final := runWith(t, e, mv, j.ID)
-	if final.State != db.MoveDone {
+	if final.State != model.MoveDone {
 		t.Fatalf("move = %s (%s), want done", final.State, final.Error)
 	}
 	if afterHierarchy == nil || beforeDelta == nil {
@@ -113,20 +113,20 @@ func TestMeasureWithoutStatusSize(t *testing.T) {
 			mu.Unlock()
 		}
 	}
-	mv.Progress = func(m db.Move) {
+	mv.Progress = func(m model.Move) {
 		mu.Lock()
 		defer mu.Unlock()
-		if m.Phase == db.PhaseCopy && totals == [2]int64{} {
+		if m.Phase == model.PhaseCopy && totals == [2]int64{} {
 			totals = [2]int64{m.MsgsTotal, m.BytesTotal}
 		}
 	}
 	mv.Patience = 3 * time.Second
-	j, err := e.db.CreateJob(context.Background(), db.Job{Target: "dst", Policy: db.PolicySkip, MaxBad: 1, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(context.Background(), model.Job{Target: "dst", Policy: model.PolicySkip, MaxBad: 1, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	final := runWith(t, e, mv, j.ID)
-	if final.State != db.MoveDone {
+	if final.State != model.MoveDone {
 		t.Fatalf("move = %s (%s), want done", final.State, final.Error)
 	}
 	if totals != [2]int64{msgs, bytes} {

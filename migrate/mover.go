@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // Mover moves mailboxes. Its fields are its dependencies; it holds no
@@ -45,7 +46,7 @@ type Mover struct {
 	DB     *db.DB
 	Log    *slog.Logger
 	// Progress, if set, receives a move's state after each commit.
-	Progress func(db.Move)
+	Progress func(model.Move)
 	// Patience bounds how long connection loss and throttling are retried
 	// before the move fails (default 15 minutes).
 	Patience time.Duration
@@ -72,7 +73,7 @@ func (mv *Mover) now() time.Time {
 // Run executes (or resumes) one move to an outcome: done, already-there,
 // abandoned, cancelled or failed. It returns the final move; an error only
 // for a stopped context (the move stays resumable) or a broken store.
-func (mv *Mover) Run(ctx context.Context, job db.Job, m db.Move) (db.Move, error) {
+func (mv *Mover) Run(ctx context.Context, job model.Job, m model.Move) (model.Move, error) {
 	r := &run{mv: mv, job: job, m: m, log: mv.logger().With("job", job.ID, "mailbox", m.UID),
 		failedOnce: map[string]bool{}}
 	defer r.closeConns()
@@ -81,8 +82,8 @@ func (mv *Mover) Run(ctx context.Context, job db.Job, m db.Move) (db.Move, error
 	// then the connections are closed, failing whatever still waits.
 	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(mv.drain(), r.live.closeAll) })
 	defer stopDrain()
-	if r.m.State == db.MoveQueued {
-		r.m.State, r.m.StartedAt, r.m.Error = db.MoveRunning, mv.now(), ""
+	if r.m.State == model.MoveQueued {
+		r.m.State, r.m.StartedAt, r.m.Error = model.MoveRunning, mv.now(), ""
 		if err := r.save(ctx); err != nil {
 			return r.m, err
 		}
@@ -129,11 +130,11 @@ func (mv *Mover) Run(ctx context.Context, job db.Job, m db.Move) (db.Move, error
 			cancelled = c
 		}
 		if cancelled {
-			return r.finishAbandoned(ctx, db.MoveCancelled, "cancelled")
+			return r.finishAbandoned(ctx, model.MoveCancelled, "cancelled")
 		}
 		var ae *abandonError
 		if errors.As(err, &ae) {
-			return r.finishAbandoned(ctx, db.MoveAbandoned, ae.reason)
+			return r.finishAbandoned(ctx, model.MoveAbandoned, ae.reason)
 		}
 		if !isTransient(err) {
 			return r.finishFailed(ctx, err)
@@ -192,8 +193,8 @@ func (mv *Mover) crash(point string) {
 // run is the state of one move while it executes.
 type run struct {
 	mv       *Mover
-	job      db.Job
-	m        db.Move
+	job      model.Job
+	m        model.Move
 	log      *slog.Logger
 	user     User
 	src, dst ServerConfig
@@ -250,25 +251,25 @@ func (r *run) step(ctx context.Context) error {
 	if err := r.preflight(ctx); err != nil {
 		return err
 	}
-	if r.m.State != db.MoveRunning { // already on the target
+	if r.m.State != model.MoveRunning { // already on the target
 		return nil
 	}
 	for {
 		var err error
 		switch r.m.Phase {
-		case "", db.PhasePreflight, db.PhaseHierarchy:
-			err = r.hierarchy(ctx, db.PhaseCopy)
-		case db.PhaseCopy:
-			err = r.copyAll(ctx, db.PhaseVerify)
-		case db.PhaseVerify:
-			err = r.verifyAll(ctx, db.PhaseCutover)
-		case db.PhaseCutover:
+		case "", model.PhasePreflight, model.PhaseHierarchy:
+			err = r.hierarchy(ctx, model.PhaseCopy)
+		case model.PhaseCopy:
+			err = r.copyAll(ctx, model.PhaseVerify)
+		case model.PhaseVerify:
+			err = r.verifyAll(ctx, model.PhaseCutover)
+		case model.PhaseCutover:
 			err = r.cutover(ctx)
-		case db.PhaseDelta:
+		case model.PhaseDelta:
 			err = r.delta(ctx)
-		case db.PhaseRemove:
+		case model.PhaseRemove:
 			err = r.removeSource(ctx)
-		case db.PhaseDone:
+		case model.PhaseDone:
 			return r.finishDone(ctx)
 		default:
 			return permanent(fmt.Errorf("unknown phase %q in the database", r.m.Phase))
@@ -280,12 +281,12 @@ func (r *run) step(ctx context.Context) error {
 }
 
 // setPhase commits the move's new phase.
-func (r *run) setPhase(ctx context.Context, phase string) error {
+func (r *run) setPhase(ctx context.Context, phase model.Phase) error {
 	r.m.Phase, r.m.CurrentFolder, r.m.Error = phase, "", ""
 	if err := r.save(ctx); err != nil {
 		return err
 	}
-	r.event(ctx, "phase", phase)
+	r.event(ctx, "phase", string(phase))
 	return nil
 }
 
@@ -371,7 +372,7 @@ func (r *run) closeConns() {
 }
 
 func (r *run) finishDone(ctx context.Context) error {
-	r.m.State, r.m.Phase, r.m.CurrentFolder, r.m.Error = db.MoveDone, db.PhaseDone, "", ""
+	r.m.State, r.m.Phase, r.m.CurrentFolder, r.m.Error = model.MoveDone, model.PhaseDone, "", ""
 	r.m.FinishedAt = r.mv.now()
 	if err := r.save(ctx); err != nil {
 		return err
@@ -384,9 +385,9 @@ func (r *run) finishDone(ctx context.Context) error {
 // finishFailed ends a move as failed. The move, its event and what is
 // published carry failureText (a sentence for people); the log keeps the
 // raw error.
-func (r *run) finishFailed(ctx context.Context, cause error) (db.Move, error) {
+func (r *run) finishFailed(ctx context.Context, cause error) (model.Move, error) {
 	text := failureText(cause)
-	r.m.State, r.m.Error, r.m.FinishedAt, r.m.CurrentFolder = db.MoveFailed, text, r.mv.now(), ""
+	r.m.State, r.m.Error, r.m.FinishedAt, r.m.CurrentFolder = model.MoveFailed, text, r.mv.now(), ""
 	r.log.Error("move failed", "phase", r.m.Phase, "err", cause)
 	if err := r.save(ctx); err != nil {
 		return r.m, err
@@ -399,11 +400,11 @@ func (r *run) finishFailed(ctx context.Context, cause error) (db.Move, error) {
 // removed and the source and the directory stay as they were. After the
 // directory update that is no longer possible; the move then fails instead
 // and keeps both copies for an admin to look at.
-func (r *run) finishAbandoned(ctx context.Context, state, reason string) (db.Move, error) {
+func (r *run) finishAbandoned(ctx context.Context, state model.MoveState, reason string) (model.Move, error) {
 	if !r.m.DirectoryUpdated.IsZero() {
 		return r.finishFailed(ctx, permanent(fmt.Errorf("%s after the directory update; source and target both kept: %s", state, reason)))
 	}
-	r.m.Phase = db.PhaseCleanup
+	r.m.Phase = model.PhaseCleanup
 	r.m.Error = reason
 	if err := r.save(ctx); err != nil {
 		return r.m, err
@@ -420,6 +421,6 @@ func (r *run) finishAbandoned(ctx context.Context, state, reason string) (db.Mov
 	if err := r.save(ctx); err != nil {
 		return r.m, err
 	}
-	r.event(ctx, state, reason)
+	r.event(ctx, string(state), reason)
 	return r.m, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // TestFailedMoveSaysWhyInWords: a move that fails because a server cannot
@@ -25,12 +26,12 @@ func TestFailedMoveSaysWhyInWords(t *testing.T) {
 	mv := e.mover()
 	mv.Patience = time.Second
 	mv.Log = slog.New(slog.NewTextHandler(&logBuf, nil))
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := runWith(t, e, mv, j.ID)
-	if m.State != db.MoveFailed {
+	if m.State != model.MoveFailed {
 		t.Fatalf("move state = %s (%s), want failed", m.State, m.Error)
 	}
 	const want = "Gave up after 1s of lost connections to the mail servers; the last failure: "
@@ -73,7 +74,7 @@ func (d closingDirectory) Lookup(ctx context.Context, uid string) (migrate.User,
 func TestCancelUnknownStopsMove(t *testing.T) {
 	ctx := context.Background()
 	e := newMemEnv(t, '/', '/', "alice")
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestCancelUnknownStopsMove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.State != db.MoveRunning || m.Error != "" {
+	if m.State != model.MoveRunning || m.Error != "" {
 		t.Errorf("move after the stop = %s (%q), want running with no error (resumable)", m.State, m.Error)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 func TestMoveFull(t *testing.T) {
@@ -43,8 +43,8 @@ func TestMoveFull(t *testing.T) {
 				want[f] = manifest(t, e.src, "alice", f)
 			}
 
-			m := e.move(t, ctx, "alice", db.Job{})
-			if m.State != db.MoveDone {
+			m := e.move(t, ctx, "alice", model.Job{})
+			if m.State != model.MoveDone {
 				t.Fatalf("move state = %s (%s), want done", m.State, m.Error)
 			}
 			dsep := string(tc.dst)
@@ -69,9 +69,9 @@ func TestMoveFull(t *testing.T) {
 				t.Errorf("source folders left = %v, want only INBOX", boxes)
 			}
 			// Running it again finds the user already on the target.
-			m2 := e.move(t, ctx, "alice", db.Job{})
-			if m2.State != db.MoveAlreadyThere {
-				t.Errorf("second move state = %s, want %s", m2.State, db.MoveAlreadyThere)
+			m2 := e.move(t, ctx, "alice", model.Job{})
+			if m2.State != model.MoveAlreadyThere {
+				t.Errorf("second move state = %s, want %s", m2.State, model.MoveAlreadyThere)
 			}
 		})
 	}

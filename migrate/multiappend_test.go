@@ -31,6 +31,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -200,10 +201,10 @@ func (e *maEnv) seed(t testing.TB, msgs []maMsg) {
 }
 
 // move runs a one-user job with mv and returns its move.
-func (e *maEnv) move(t testing.TB, ctx context.Context, mv *migrate.Mover, job db.Job) (db.Move, error) {
+func (e *maEnv) move(t testing.TB, ctx context.Context, mv *migrate.Mover, job model.Job) (model.Move, error) {
 	t.Helper()
 	if job.Policy == "" {
-		job.Policy = db.PolicyAbandon
+		job.Policy = model.PolicyAbandon
 	}
 	job.Target, job.Parallel, job.CreatedBy = "dst", 1, "test"
 	j, err := e.db.CreateJob(context.Background(), job, []string{maUser})
@@ -317,8 +318,8 @@ func TestMultiAppendFolder(t *testing.T) {
 			e := newMAEnvTo(t, false, tc.cyrus)
 			corpus := maCorpus(300, 10, 150, 299)
 			e.seed(t, corpus)
-			m, err := e.move(t, context.Background(), e.mover(), db.Job{KeepSource: true})
-			if err != nil || m.State != db.MoveDone {
+			m, err := e.move(t, context.Background(), e.mover(), model.Job{KeepSource: true})
+			if err != nil || m.State != model.MoveDone {
 				t.Fatalf("move = %s (%s), %v; want done", m.State, m.Error, err)
 			}
 			itEqualManifest(t, "target INBOX", itManifest(t, e.dstClient(t), "INBOX"), maLines(corpus))
@@ -374,8 +375,8 @@ func TestMultiAppendBatchRefused(t *testing.T) {
 			const bad = 70 // in the second batch of 64
 			corpus[bad].flags = append(corpus[bad].flags, tc.flag)
 			e.seed(t, corpus)
-			m, err := e.move(t, ctx, e.mover(), db.Job{Policy: db.PolicySkip, MaxBad: 1, KeepSource: true})
-			if err != nil || m.State != db.MoveDone || m.Skipped != 1 {
+			m, err := e.move(t, ctx, e.mover(), model.Job{Policy: model.PolicySkip, MaxBad: 1, KeepSource: true})
+			if err != nil || m.State != model.MoveDone || m.Skipped != 1 {
 				t.Fatalf("move = %s, %d skipped (%s), %v; want done with 1 skipped", m.State, m.Skipped, m.Error, err)
 			}
 			items, err := e.db.Skipped(ctx, m.ID)
@@ -404,8 +405,8 @@ func TestMultiAppendShortLiteral(t *testing.T) {
 		e.srcMem.Faults().CutFetch(maUser, "INBOX", cut+1, 500, -1)
 		mv := e.mover()
 		mv.Patience = 2 * time.Second
-		m, err := e.move(t, context.Background(), mv, db.Job{KeepSource: true})
-		if err != nil || m.State != db.MoveFailed {
+		m, err := e.move(t, context.Background(), mv, model.Job{KeepSource: true})
+		if err != nil || m.State != model.MoveFailed {
 			t.Fatalf("move = %s (%s), %v; want failed after its retries", m.State, m.Error, err)
 		}
 		// The first batch, and not one message of the cut one.
@@ -416,8 +417,8 @@ func TestMultiAppendShortLiteral(t *testing.T) {
 		corpus := maCorpus(150)
 		e.seed(t, corpus)
 		e.srcMem.Faults().CutFetch(maUser, "INBOX", cut+1, 500, 1)
-		m, err := e.move(t, context.Background(), e.mover(), db.Job{KeepSource: true})
-		if err != nil || m.State != db.MoveDone {
+		m, err := e.move(t, context.Background(), e.mover(), model.Job{KeepSource: true})
+		if err != nil || m.State != model.MoveDone {
 			t.Fatalf("move = %s (%s), %v; want done", m.State, m.Error, err)
 		}
 		itEqualManifest(t, "target INBOX", itManifest(t, e.dstClient(t), "INBOX"), maLines(corpus))
@@ -439,16 +440,16 @@ func TestMultiAppendStop(t *testing.T) {
 	defer cancel()
 	mv := e.mover()
 	mv.Window = 1
-	mv.Progress = func(m db.Move) {
-		if m.Phase == db.PhaseCopy && m.MsgsDone >= 64 {
+	mv.Progress = func(m model.Move) {
+		if m.Phase == model.PhaseCopy && m.MsgsDone >= 64 {
 			cancel()
 		}
 	}
-	if _, err := e.move(t, ctx, mv, db.Job{KeepSource: true}); !errors.Is(err, context.Canceled) {
+	if _, err := e.move(t, ctx, mv, model.Job{KeepSource: true}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("RunJobs() = %v, want context.Canceled", err)
 	}
 	moves, err := e.db.UserMoves(context.Background(), maUser)
-	if err != nil || len(moves) != 1 || moves[0].State != db.MoveRunning {
+	if err != nil || len(moves) != 1 || moves[0].State != model.MoveRunning {
 		t.Fatalf("moves after the stop = %+v, %v; want one, running", moves, err)
 	}
 	var done []string
@@ -472,7 +473,7 @@ func TestMultiAppendStop(t *testing.T) {
 	}
 
 	moves, err = (&migrate.Runner{Mover: e.mover(), DB: e.db}).RunJobs(context.Background(), moves[0].JobID)
-	if err != nil || moves[0].State != db.MoveDone {
+	if err != nil || moves[0].State != model.MoveDone {
 		t.Fatalf("resumed move = %+v, %v; want done", moves, err)
 	}
 	itEqualManifest(t, "target INBOX", itManifest(t, e.dstClient(t), "INBOX"), maLines(corpus))
@@ -525,19 +526,19 @@ func BenchmarkCopyFolderDovecot(b *testing.B) {
 			restore := migrate.SetBatchBounds(bc.msgs, bc.bytes)
 			var start, end time.Time
 			mv := e.mover()
-			mv.Progress = func(m db.Move) {
+			mv.Progress = func(m model.Move) {
 				switch {
-				case m.Phase == db.PhaseCopy && start.IsZero():
+				case m.Phase == model.PhaseCopy && start.IsZero():
 					start = time.Now()
-				case m.Phase == db.PhaseVerify && end.IsZero():
+				case m.Phase == model.PhaseVerify && end.IsZero():
 					end = time.Now()
 				}
 			}
 			b.StartTimer()
-			m, err := e.move(b, context.Background(), mv, db.Job{KeepSource: true})
+			m, err := e.move(b, context.Background(), mv, model.Job{KeepSource: true})
 			b.StopTimer()
 			restore()
-			if err != nil || m.State != db.MoveDone || m.MsgsDone != int64(len(corpus)) {
+			if err != nil || m.State != model.MoveDone || m.MsgsDone != int64(len(corpus)) {
 				b.Fatalf("%s: move = %s (%s), %d copied, %v", bc.name, m.State, m.Error, m.MsgsDone, err)
 			}
 			took[v] = append(took[v], end.Sub(start))

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // TestOddFolderNames moves folders whose names hold the other server's
@@ -47,8 +47,8 @@ func TestOddFolderNames(t *testing.T) {
 				want[src] = manifest(t, e.src, "alice", src)
 				i++
 			}
-			m := e.move(t, context.Background(), "alice", db.Job{})
-			if m.State != db.MoveDone {
+			m := e.move(t, context.Background(), "alice", model.Job{})
+			if m.State != model.MoveDone {
 				t.Fatalf("move = %s (%s), want done", m.State, m.Error)
 			}
 			for src, dst := range tc.folders {
@@ -118,9 +118,9 @@ func renameEvents(t *testing.T, e *memEnv, moveID int64) map[string]string {
 // checkRefusedMove checks a finished move of refusedCorpus (or another
 // name map): done, nothing skipped, every folder under its mapped name with
 // its messages, and one rename event per folder whose name changed.
-func checkRefusedMove(t *testing.T, e *memEnv, m db.Move, names map[string]string, want map[string][]string) {
+func checkRefusedMove(t *testing.T, e *memEnv, m model.Move, names map[string]string, want map[string][]string) {
 	t.Helper()
-	if m.State != db.MoveDone || m.Skipped != 0 {
+	if m.State != model.MoveDone || m.Skipped != 0 {
 		t.Fatalf("move = %s, %d skipped (%s), want done, none skipped", m.State, m.Skipped, m.Error)
 	}
 	for src, dst := range names {
@@ -153,7 +153,7 @@ func TestRefusedFolderNames(t *testing.T) {
 	e := newMemEnv(t, '/', '.', "alice")
 	want := seedRefused(t, e, refusedCorpus)
 	e.dst.Faults().RefuseCreate(cyrusRefuses)
-	m := e.move(t, context.Background(), "alice", db.Job{Policy: db.PolicySkip, MaxBad: 0})
+	m := e.move(t, context.Background(), "alice", model.Job{Policy: model.PolicySkip, MaxBad: 0})
 	checkRefusedMove(t, e, m, refusedCorpus, want)
 }
 
@@ -176,8 +176,8 @@ func TestRefusedFolderNameCollision(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.dst.Faults().RefuseCreate(cyrusRefuses)
-	m := e.move(t, context.Background(), "alice", db.Job{Policy: db.PolicySkip})
-	if m.State != db.MoveDone || m.Skipped != 0 {
+	m := e.move(t, context.Background(), "alice", model.Job{Policy: model.PolicySkip})
+	if m.State != model.MoveDone || m.Skipped != 0 {
 		t.Fatalf("move = %s, %d skipped (%s), want done", m.State, m.Skipped, m.Error)
 	}
 	for src, dst := range names {
@@ -208,7 +208,7 @@ func TestRefusedFolderNamesResumed(t *testing.T) {
 			e.dst.Faults().RefuseCreate(cyrusRefuses)
 			ctx, stop := context.WithCancel(context.Background())
 			defer stop()
-			j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicySkip, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+			j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicySkip, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -239,15 +239,15 @@ func TestRefusedFolderNamesResumed(t *testing.T) {
 func TestFolderRefusedEvenMapped(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		job     db.Job
+		job     model.Job
 		empty   bool
-		state   string
+		state   model.MoveState
 		skipped int
 	}{
-		{"skip", db.Job{Policy: db.PolicySkip, MaxBad: 3}, false, db.MoveDone, 3},
-		{"skip over the maximum", db.Job{Policy: db.PolicySkip, MaxBad: 2}, false, db.MoveAbandoned, 3},
-		{"abandon", db.Job{Policy: db.PolicyAbandon}, false, db.MoveAbandoned, 1},
-		{"abandon, empty folder", db.Job{Policy: db.PolicyAbandon}, true, db.MoveDone, 0},
+		{"skip", model.Job{Policy: model.PolicySkip, MaxBad: 3}, false, model.MoveDone, 3},
+		{"skip over the maximum", model.Job{Policy: model.PolicySkip, MaxBad: 2}, false, model.MoveAbandoned, 3},
+		{"abandon", model.Job{Policy: model.PolicyAbandon}, false, model.MoveAbandoned, 1},
+		{"abandon, empty folder", model.Job{Policy: model.PolicyAbandon}, true, model.MoveDone, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -308,7 +308,7 @@ func TestFolderRefusedEvenMapped(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%d %s events, want 1", n, migrate.EventFolderNotCreated)
 			}
-			if tc.state == db.MoveDone {
+			if tc.state == model.MoveDone {
 				for _, f := range []string{"INBOX", "Work"} {
 					equalManifest(t, "target "+f, manifest(t, e.dst, "alice", f), before[f])
 				}

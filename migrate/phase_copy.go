@@ -9,10 +9,11 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // copyAll is the copy phase (docs/engine.md): every selectable folder, message by message.
-func (r *run) copyAll(ctx context.Context, next string) error {
+func (r *run) copyAll(ctx context.Context, next model.Phase) error {
 	folders, err := r.mv.DB.Folders(ctx, r.m.ID)
 	if err != nil {
 		return err

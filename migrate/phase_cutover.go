@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // cutover is the cutover phase (docs/engine.md): re-home the user in the directory. SetHome
@@ -31,7 +31,7 @@ func (r *run) cutover(ctx context.Context) error {
 		r.log.Info("directory updated", "from", r.src.Home, "to", r.dst.Home)
 		r.mv.crash("cutover")
 	}
-	return r.setPhase(ctx, db.PhaseDelta)
+	return r.setPhase(ctx, model.PhaseDelta)
 }
 
 // delta is the final pass after the cut-over: folders and mail that reached
@@ -49,9 +49,9 @@ func (r *run) delta(ctx context.Context) error {
 	if err := r.measure(ctx); err != nil {
 		return err
 	}
-	next := db.PhaseRemove
+	next := model.PhaseRemove
 	if r.job.KeepSource {
-		next = db.PhaseDone
+		next = model.PhaseDone
 	}
 	if err := r.verifyAll(ctx, next); err != nil {
 		return err

@@ -9,14 +9,15 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // hierarchy is the hierarchy phase (docs/engine.md): recreate the folder tree on the target,
 // then measure the mailbox and check the target's quota before any message
 // is copied.
-func (r *run) hierarchy(ctx context.Context, next string) error {
-	if r.m.Phase != db.PhaseHierarchy {
-		if err := r.setPhase(ctx, db.PhaseHierarchy); err != nil {
+func (r *run) hierarchy(ctx context.Context, next model.Phase) error {
+	if r.m.Phase != model.PhaseHierarchy {
+		if err := r.setPhase(ctx, model.PhaseHierarchy); err != nil {
 			return err
 		}
 	}

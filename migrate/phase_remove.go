@@ -7,6 +7,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // removeSource is the remove phase (docs/engine.md): delete from the source exactly the
@@ -49,7 +50,7 @@ func (r *run) removeSource(ctx context.Context) error {
 	if err := r.save(ctx); err != nil {
 		return err
 	}
-	return r.setPhase(ctx, db.PhaseDone)
+	return r.setPhase(ctx, model.PhaseDone)
 }
 
 // removeFolder removes the verified messages of one folder and the folder

@@ -8,16 +8,17 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // verifyAll is the verify phase (docs/engine.md): per folder, every source message is on
 // the target (count plus a per-message check of UID and size). A folder
 // with something missing is copied again and checked again; three rounds
 // without agreement fail the move before anything irreversible happens.
-func (r *run) verifyAll(ctx context.Context, next string) error {
-	if r.m.Phase == db.PhaseVerify || r.m.Phase == db.PhaseCopy {
-		if r.m.Phase != db.PhaseVerify {
-			if err := r.setPhase(ctx, db.PhaseVerify); err != nil {
+func (r *run) verifyAll(ctx context.Context, next model.Phase) error {
+	if r.m.Phase == model.PhaseVerify || r.m.Phase == model.PhaseCopy {
+		if r.m.Phase != model.PhaseVerify {
+			if err := r.setPhase(ctx, model.PhaseVerify); err != nil {
 				return err
 			}
 		}
@@ -39,7 +40,7 @@ func (r *run) verifyAll(ctx context.Context, next string) error {
 			}
 		}
 		if len(problems) == 0 {
-			if next == db.PhaseCutover {
+			if next == model.PhaseCutover {
 				if err := r.syncState(ctx); err != nil {
 					return err
 				}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // preflight is the move's first phase (docs/engine.md): it checks that the
@@ -37,8 +37,8 @@ func (r *run) preflight(ctx context.Context) error {
 		return nil
 	}
 	if strings.EqualFold(u.Home, dst.Home) {
-		if r.m.Phase == "" || r.m.Phase == db.PhasePreflight {
-			r.m.State, r.m.Phase, r.m.UserDN, r.m.FinishedAt = db.MoveAlreadyThere, db.PhaseDone, u.DN, r.mv.now()
+		if r.m.Phase == "" || r.m.Phase == model.PhasePreflight {
+			r.m.State, r.m.Phase, r.m.UserDN, r.m.FinishedAt = model.MoveAlreadyThere, model.PhaseDone, u.DN, r.mv.now()
 			r.m.Error = fmt.Sprintf("mailbox already on %s (%s=%s); nothing to do", dst.Name, cfg.Directory.HomeAttribute, u.Home)
 			if err := r.save(ctx); err != nil {
 				return err
@@ -46,7 +46,7 @@ func (r *run) preflight(ctx context.Context) error {
 			r.event(ctx, "already-there", r.m.Error)
 			return nil
 		}
-		if r.m.Phase != db.PhaseCutover {
+		if r.m.Phase != model.PhaseCutover {
 			return permanent(fmt.Errorf("user %q was re-homed to %s outside this move (phase %s); source and target kept", r.m.UID, dst.Name, r.m.Phase))
 		}
 		// Our own cut-over happened but was not recorded (a crash between
@@ -72,7 +72,7 @@ func (r *run) preflight(ctx context.Context) error {
 	if r.m.Source == "" || r.m.UserDN != u.DN {
 		r.m.Source, r.m.UserDN = src.Name, u.DN
 		if r.m.Phase == "" {
-			r.m.Phase = db.PhasePreflight
+			r.m.Phase = model.PhasePreflight
 		}
 		return r.save(ctx)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // TestResumeReconcilesInFlightAppends recreates, in the database, the state
@@ -28,15 +29,15 @@ func TestResumeReconcilesInFlightAppends(t *testing.T) {
 	e.seed(t, "alice", msgs)
 	want := manifest(t, e.src, "alice", "INBOX")
 
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test", KeepSource: true}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test", KeepSource: true}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Stop the move as soon as everything is copied.
 	stopCtx, stop := context.WithCancel(ctx)
 	mv := e.mover()
-	mv.Progress = func(m db.Move) {
-		if m.Phase == db.PhaseVerify {
+	mv.Progress = func(m model.Move) {
+		if m.Phase == model.PhaseVerify {
 			stop()
 		}
 	}
@@ -69,13 +70,13 @@ func TestResumeReconcilesInFlightAppends(t *testing.T) {
 	if err := e.db.MarkSending(ctx, inbox.ID, append(lost, never...)); err != nil {
 		t.Fatal(err)
 	}
-	m.Phase, m.MsgsDone = db.PhaseCopy, m.MsgsDone-7
+	m.Phase, m.MsgsDone = model.PhaseCopy, m.MsgsDone-7
 	if err := e.db.SaveMove(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 
 	final := e.runJob(t, ctx, j.ID)
-	if final.State != db.MoveDone {
+	if final.State != model.MoveDone {
 		t.Fatalf("resumed move = %s (%s), want done", final.State, final.Error)
 	}
 	equalManifest(t, "target INBOX", manifest(t, e.dst, "alice", "INBOX"), want)

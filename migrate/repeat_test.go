@@ -5,8 +5,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // seedRepeat fills alice's source with two folders with mail (one message
@@ -22,7 +22,7 @@ func seedRepeat(t *testing.T, e *memEnv) (msgs, bytes int64) {
 		seed = append(seed, msg("Archive", "old", i))
 	}
 	uids := e.seed(t, "alice", seed)
-	// One message cannot be read: a skipped item under db.PolicySkip.
+	// One message cannot be read: a skipped item under model.PolicySkip.
 	e.src.Faults().FailFetch("alice", "Archive", uids["Archive"][2], -1)
 	if err := e.src.CreateMailbox("alice", "Empty", ""); err != nil {
 		t.Fatal(err)
@@ -55,8 +55,8 @@ func leftOn(t *testing.T, s *imapmem.Server, user, folder string) int {
 func TestRemovalSelectsEachFolderOnce(t *testing.T) {
 	e := newMemEnv(t, '/', '/', "alice")
 	seedRepeat(t, e)
-	m := e.move(t, context.Background(), "alice", db.Job{Policy: db.PolicySkip, MaxBad: 1})
-	if m.State != db.MoveDone {
+	m := e.move(t, context.Background(), "alice", model.Job{Policy: model.PolicySkip, MaxBad: 1})
+	if m.State != model.MoveDone {
 		t.Fatalf("move = %s (%s), want done", m.State, m.Error)
 	}
 	counts := e.src.Faults().MailboxCounts("alice")

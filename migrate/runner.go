@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // Runner schedules and runs moves.
@@ -43,7 +44,7 @@ type Runner struct {
 	sources map[int64]string
 	// seen is the state of each unfinished move at the last round, and
 	// lastRound when that was; see publishOutside.
-	seen      map[int64]string
+	seen      map[int64]model.MoveState
 	lastRound time.Time
 	// held are moves that stopped because the job store failed, with the
 	// time they may start again: a full disk is not retried every round.
@@ -99,11 +100,11 @@ func (rn *Runner) Run(ctx context.Context) error {
 
 // RunJobs runs until every move of these jobs has an outcome (the CLI's
 // move and resume), and returns their moves.
-func (rn *Runner) RunJobs(ctx context.Context, jobIDs ...int64) ([]db.Move, error) {
+func (rn *Runner) RunJobs(ctx context.Context, jobIDs ...int64) ([]model.Move, error) {
 	if err := rn.loop(ctx, jobIDs); err != nil {
 		return nil, err
 	}
-	var all []db.Move
+	var all []model.Move
 	for _, id := range jobIDs {
 		moves, err := rn.DB.Moves(ctx, id)
 		if err != nil {
@@ -171,9 +172,9 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 	if err := rn.publishOutside(ctx, moves); err != nil {
 		return 0, err
 	}
-	jobs := map[int64]db.Job{}
+	jobs := map[int64]model.Job{}
 	var order []int64
-	byJob := map[int64][]db.Move{}
+	byJob := map[int64][]model.Move{}
 	now := rn.Mover.now()
 	for _, m := range moves {
 		if only != nil && !slices.Contains(only, m.JobID) {
@@ -212,8 +213,8 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 	}
 	// Running moves first (resumed after a restart), then queued ones,
 	// round-robin across jobs, oldest job first.
-	for _, state := range []string{db.MoveRunning, db.MoveQueued} {
-		queues := map[int64][]db.Move{}
+	for _, state := range []model.MoveState{model.MoveRunning, model.MoveQueued} {
+		queues := map[int64][]model.Move{}
 		for _, id := range order {
 			for _, m := range byJob[id] {
 				if m.State == state && rn.running[m.ID] == nil && !now.Before(rn.held[m.ID]) {
@@ -266,13 +267,13 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 // job), by this process's web pages or by a control command of another
 // process. A move the runner runs publishes itself; publishing it again is
 // harmless.
-func (rn *Runner) publishOutside(ctx context.Context, unfinished []db.Move) error {
+func (rn *Runner) publishOutside(ctx context.Context, unfinished []model.Move) error {
 	publish := rn.Mover.Progress
 	now := rn.Mover.now()
 	rn.mu.Lock()
 	prev, since := rn.seen, rn.lastRound
-	seen := make(map[int64]string, len(unfinished))
-	var changed []db.Move
+	seen := make(map[int64]model.MoveState, len(unfinished))
+	var changed []model.Move
 	for _, m := range unfinished {
 		seen[m.ID] = m.State
 		if prev[m.ID] != m.State && rn.running[m.ID] == nil {
@@ -300,7 +301,7 @@ func (rn *Runner) publishOutside(ctx context.Context, unfinished []db.Move) erro
 
 // admit checks the caps for m (under rn.mu), resolving its source server
 // from the directory if it is not known yet.
-func (rn *Runner) admit(ctx context.Context, j db.Job, m *db.Move) bool {
+func (rn *Runner) admit(ctx context.Context, j model.Job, m *model.Move) bool {
 	cfg := rn.Mover.Config
 	if cfg.MaxParallel > 0 && len(rn.running) >= cfg.MaxParallel {
 		return false
@@ -340,7 +341,7 @@ func (rn *Runner) admit(ctx context.Context, j db.Job, m *db.Move) bool {
 }
 
 // start runs one move in its own goroutine (under rn.mu).
-func (rn *Runner) start(ctx context.Context, j db.Job, m db.Move, wg *sync.WaitGroup) {
+func (rn *Runner) start(ctx context.Context, j model.Job, m model.Move, wg *sync.WaitGroup) {
 	mctx, cancel := context.WithCancel(ctx)
 	rn.running[m.ID] = &slot{jobID: j.ID, src: m.Source, dst: m.Target, cancel: cancel}
 	delete(rn.held, m.ID)
@@ -379,7 +380,7 @@ func (rn *Runner) start(ctx context.Context, j db.Job, m db.Move, wg *sync.WaitG
 // cancelOverdue requests cancellation of a job's unfinished moves once its
 // cancel-after deadline passed, like the original wizard's "cancel tasks
 // still running after N hours".
-func (rn *Runner) cancelOverdue(ctx context.Context, j db.Job, moves []db.Move) {
+func (rn *Runner) cancelOverdue(ctx context.Context, j model.Job, moves []model.Move) {
 	for _, m := range moves {
 		if m.CancelRequested {
 			continue

@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // copyGate observes how many moves are in the copy phase at once. Each
@@ -31,10 +32,10 @@ func newCopyGate(want int) *copyGate {
 	return g
 }
 
-func (g *copyGate) progress(m db.Move) {
+func (g *copyGate) progress(m model.Move) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	copying := m.State == db.MoveRunning && m.Phase == db.PhaseCopy
+	copying := m.State == model.MoveRunning && m.Phase == model.PhaseCopy
 	switch {
 	case copying && !g.in[m.ID]:
 		g.in[m.ID] = true
@@ -98,7 +99,7 @@ func TestRunnerParallelism(t *testing.T) {
 			per := len(users) / len(tc.jobs)
 			var ids []int64
 			for i, p := range tc.jobs {
-				j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: p, CreatedBy: "test"},
+				j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: p, CreatedBy: "test"},
 					users[i*per:(i+1)*per])
 				if err != nil {
 					t.Fatal(err)
@@ -113,7 +114,7 @@ func TestRunnerParallelism(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, m := range moves {
-				if m.State != db.MoveDone {
+				if m.State != model.MoveDone {
 					t.Errorf("%s: %s (%s), want done", m.UID, m.State, m.Error)
 				}
 			}
@@ -122,7 +123,7 @@ func TestRunnerParallelism(t *testing.T) {
 			}
 			for _, id := range ids {
 				j, _ := e.db.Job(ctx, id)
-				if j.State != db.JobDone || j.FinishedAt.IsZero() || j.StartedAt.IsZero() {
+				if j.State != model.JobDone || j.FinishedAt.IsZero() || j.StartedAt.IsZero() {
 					t.Errorf("job %d = %s (started %v, finished %v), want done", id, j.State, j.StartedAt, j.FinishedAt)
 				}
 			}
@@ -149,7 +150,7 @@ func TestRunnerStartAt(t *testing.T) {
 	e := newMemEnv(t, '/', '/', "alice")
 	seedUsers(t, e, []string{"alice"}, 3)
 	clock := &fakeClock{now: time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)}
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test",
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test",
 		StartAt: clock.Now().Add(time.Hour)}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
@@ -160,14 +161,14 @@ func TestRunnerStartAt(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := rn.RunJobs(ctx, j.ID); done <- err }()
 	time.Sleep(100 * time.Millisecond) // many scheduling rounds before the start time
-	if m, _ := e.db.Moves(ctx, j.ID); m[0].State != db.MoveQueued {
+	if m, _ := e.db.Moves(ctx, j.ID); m[0].State != model.MoveQueued {
 		t.Fatalf("before start_at: move %s, want queued", m[0].State)
 	}
 	clock.Add(time.Hour)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := e.db.Moves(ctx, j.ID); m[0].State != db.MoveDone {
+	if m, _ := e.db.Moves(ctx, j.ID); m[0].State != model.MoveDone {
 		t.Fatalf("after start_at: move %s (%s), want done", m[0].State, m[0].Error)
 	}
 }
@@ -184,8 +185,8 @@ func newHold() *holdInCopy {
 	return &holdInCopy{entered: make(chan int64, 64), release: make(chan struct{}), seen: map[int64]bool{}}
 }
 
-func (h *holdInCopy) progress(m db.Move) {
-	if m.Phase != db.PhaseCopy || m.State != db.MoveRunning {
+func (h *holdInCopy) progress(m model.Move) {
+	if m.Phase != model.PhaseCopy || m.State != model.MoveRunning {
 		return
 	}
 	h.mu.Lock()
@@ -204,7 +205,7 @@ func TestRunnerCancelAfterHours(t *testing.T) {
 	seedUsers(t, e, []string{"alice", "bob"}, 20)
 	before := manifest(t, e.src, "alice", "INBOX")
 	clock := &fakeClock{now: time.Now()}
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test",
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test",
 		CancelAfterHours: 2}, []string{"alice", "bob"})
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +214,7 @@ func TestRunnerCancelAfterHours(t *testing.T) {
 	mv := e.mover()
 	mv.Now, mv.Progress, mv.ChunkSize = clock.Now, hold.progress, 5
 	rn := &migrate.Runner{Mover: mv, DB: e.db, Poll: 5 * time.Millisecond}
-	done := make(chan []db.Move, 1)
+	done := make(chan []model.Move, 1)
 	go func() { m, _ := rn.RunJobs(ctx, j.ID); done <- m }()
 	<-hold.entered // alice is copying; bob waits for the parallelism of 1
 	clock.Add(3 * time.Hour)
@@ -221,7 +222,7 @@ func TestRunnerCancelAfterHours(t *testing.T) {
 	close(hold.release)
 	moves := <-done
 	for _, m := range moves {
-		if m.State != db.MoveCancelled {
+		if m.State != model.MoveCancelled {
 			t.Errorf("%s: %s (%s), want cancelled", m.UID, m.State, m.Error)
 		}
 	}
@@ -243,7 +244,7 @@ func TestRunnerCancelOneAndRetry(t *testing.T) {
 	e := newMemEnv(t, '/', '/', "alice", "bob")
 	seedUsers(t, e, []string{"alice", "bob"}, 20)
 	want := manifest(t, e.src, "alice", "INBOX")
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 2, CreatedBy: "test"}, []string{"alice", "bob"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 2, CreatedBy: "test"}, []string{"alice", "bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestRunnerCancelOneAndRetry(t *testing.T) {
 	mv := e.mover()
 	mv.Progress, mv.ChunkSize = hold.progress, 5
 	rn := &migrate.Runner{Mover: mv, DB: e.db, Poll: 5 * time.Millisecond}
-	done := make(chan []db.Move, 1)
+	done := make(chan []model.Move, 1)
 	go func() { m, _ := rn.RunJobs(ctx, j.ID); done <- m }()
 	<-hold.entered
 	<-hold.entered
@@ -262,7 +263,7 @@ func TestRunnerCancelOneAndRetry(t *testing.T) {
 	}
 	close(hold.release)
 	final := <-done
-	if final[0].State != db.MoveCancelled || final[1].State != db.MoveDone {
+	if final[0].State != model.MoveCancelled || final[1].State != model.MoveDone {
 		t.Fatalf("after cancel: alice %s, bob %s; want cancelled, done", final[0].State, final[1].State)
 	}
 	if got := manifest(t, e.dst, "alice", "INBOX"); len(got) != 0 {
@@ -277,7 +278,7 @@ func TestRunnerCancelOneAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if final[0].State != db.MoveDone || final[0].Attempt != 2 {
+	if final[0].State != model.MoveDone || final[0].Attempt != 2 {
 		t.Fatalf("retried alice: %s attempt %d (%s), want done attempt 2", final[0].State, final[0].Attempt, final[0].Error)
 	}
 	equalManifest(t, "target after retry", manifest(t, e.dst, "alice", "INBOX"), want)
@@ -297,11 +298,11 @@ func TestRunnerCancelOneAndRetry(t *testing.T) {
 func TestRunnerUserInOneUnfinishedMove(t *testing.T) {
 	ctx := context.Background()
 	e := newMemEnv(t, '/', '/', "alice")
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	_, err = e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	var held *db.HeldError
 	if !errorsAs(err, &held) || held.JobID != j.ID {
 		t.Fatalf("second CreateJob() = %v, want HeldError naming job %d", err, j.ID)

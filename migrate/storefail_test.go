@@ -11,6 +11,7 @@ import (
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // recordLog keeps the messages of a mover's log records.
@@ -105,7 +106,7 @@ func TestStoreFailureStopsMove(t *testing.T) {
 			for _, f := range []string{"INBOX", "Archive"} {
 				want[f] = manifest(t, e.src, "alice", f)
 			}
-			j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+			j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,10 +122,10 @@ func TestStoreFailureStopsMove(t *testing.T) {
 			mv.ChunkSize = 10
 			var once sync.Once
 			failed, failedAt, inboxFrom := false, int64(0), int64(-1)
-			mv.Progress = func(m db.Move) {
+			mv.Progress = func(m model.Move) {
 				// Published after a commit of confirmed copies, while
 				// the rest of INBOX is being sent.
-				if m.Phase != db.PhaseCopy || m.CurrentFolder != "INBOX" {
+				if m.Phase != model.PhaseCopy || m.CurrentFolder != "INBOX" {
 					return
 				}
 				if inboxFrom < 0 {
@@ -165,7 +166,7 @@ func TestStoreFailureStopsMove(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if stored.State != db.MoveRunning || stored.Phase != db.PhaseCopy || stored.Error != "" {
+			if stored.State != model.MoveRunning || stored.Phase != model.PhaseCopy || stored.Error != "" {
 				t.Errorf("stored move = %s/%s %q, want running/copy without an error: resumable as committed",
 					stored.State, stored.Phase, stored.Error)
 			}
@@ -174,7 +175,7 @@ func TestStoreFailureStopsMove(t *testing.T) {
 			if err != nil {
 				t.Fatalf("RunJobs() after the repair = %v", err)
 			}
-			if final[0].State != db.MoveDone {
+			if final[0].State != model.MoveDone {
 				t.Fatalf("resumed move = %s (%s), want done", final[0].State, final[0].Error)
 			}
 			for f, w := range want {
@@ -216,7 +217,7 @@ func TestRunnerStopsOnStoreFailure(t *testing.T) {
 		msgs = append(msgs, msg("INBOX", "hello", i))
 	}
 	e.seed(t, "alice", msgs)
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // TestUserChangesDuringMove: while the copy runs, the user reads, flags and
@@ -22,8 +22,8 @@ func TestUserChangesDuringMove(t *testing.T) {
 	uids := e.seed(t, "alice", msgs)["INBOX"]
 	done := false
 	mv := e.mover()
-	mv.Progress = func(m db.Move) {
-		if m.Phase != db.PhaseVerify || done {
+	mv.Progress = func(m model.Move) {
+		if m.Phase != model.PhaseVerify || done {
 			return
 		}
 		done = true // everything is copied; now the user acts on the source
@@ -49,12 +49,12 @@ func TestUserChangesDuringMove(t *testing.T) {
 			Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close())
 		must(c.UIDExpunge(imap.UIDSetNum(uids[2])).Close())
 	}
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicyAbandon, Parallel: 1, CreatedBy: "test", KeepSource: true}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test", KeepSource: true}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := runWith(t, e, mv, j.ID)
-	if m.State != db.MoveDone || !done {
+	if m.State != model.MoveDone || !done {
 		t.Fatalf("move = %s (%s), user acted %v; want done", m.State, m.Error, done)
 	}
 	equalManifest(t, "target INBOX", manifest(t, e.dst, "alice", "INBOX"), manifest(t, e.src, "alice", "INBOX"))

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // eightBit is a message with raw UTF-8 in its header, as Cyrus as shipped
@@ -25,11 +25,11 @@ func eightBit(i int) seedMsg {
 func TestVerifyComparesBytes(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		policy string
-		want   string
+		policy model.Policy
+		want   model.MoveState
 	}{
-		{"skip", db.PolicySkip, db.MoveDone},
-		{"abandon", db.PolicyAbandon, db.MoveAbandoned},
+		{"skip", model.PolicySkip, model.MoveDone},
+		{"abandon", model.PolicyAbandon, model.MoveAbandoned},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -43,7 +43,7 @@ func TestVerifyComparesBytes(t *testing.T) {
 			before := manifest(t, e.src, "alice", "INBOX")
 			e.dst.Faults().AlterAppend(imapmem.Munge8bitHeader)
 
-			m := e.move(t, ctx, "alice", db.Job{Policy: tc.policy, MaxBad: 5})
+			m := e.move(t, ctx, "alice", model.Job{Policy: tc.policy, MaxBad: 5})
 			if m.State != tc.want {
 				t.Fatalf("move = %s (%s), want %s", m.State, m.Error, tc.want)
 			}
@@ -55,7 +55,7 @@ func TestVerifyComparesBytes(t *testing.T) {
 				}
 			}
 			switch tc.want {
-			case db.MoveDone:
+			case model.MoveDone:
 				if len(dst) != 10 || len(src) != 3 {
 					t.Fatalf("after the move: %d on the target, %d on the source; want 10 and the 3 the target altered", len(dst), len(src))
 				}
@@ -76,7 +76,7 @@ func TestVerifyComparesBytes(t *testing.T) {
 						t.Errorf("skipped item reason = %q, want %q", s.Error, want)
 					}
 				}
-			case db.MoveAbandoned:
+			case model.MoveAbandoned:
 				equalManifest(t, "source after the abandon", src, before)
 				if len(dst) != 0 {
 					t.Errorf("target holds %d messages after the abandon, want 0", len(dst))
@@ -107,15 +107,15 @@ func TestReadBackDuringCopy(t *testing.T) {
 	e.seed(t, "alice", msgs)
 	e.dst.Faults().AlterAppend(imapmem.Munge8bitHeader)
 
-	j, err := e.db.CreateJob(ctx, db.Job{Target: "dst", Policy: db.PolicySkip, MaxBad: 5, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicySkip, MaxBad: 5, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	stopCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	mv := e.mover()
-	mv.Progress = func(m db.Move) {
-		if m.Phase == db.PhaseVerify {
+	mv.Progress = func(m model.Move) {
+		if m.Phase == model.PhaseVerify {
 			stop()
 		}
 	}

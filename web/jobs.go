@@ -8,6 +8,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // JobsList is the jobs list page's model.
@@ -18,7 +19,7 @@ type JobsList struct {
 
 // JobFilter is one state filter link with the number of jobs in it.
 type JobFilter struct {
-	State  string // "" means all
+	State  model.JobState // "" means all
 	Label  string
 	Count  int
 	Active bool
@@ -29,24 +30,24 @@ func (f JobFilter) Href() string {
 	if f.State == "" {
 		return "/jobs"
 	}
-	return "/jobs?state=" + f.State
+	return "/jobs?state=" + string(f.State)
 }
 
 // JobSummary is one job with how many of its mailboxes are in each state.
 type JobSummary struct {
-	db.Job
+	model.Job
 	Outcomes []StateCount
 }
 
 // StateCount is how many mailboxes are in one state.
 type StateCount struct {
-	State string
+	State model.MoveState
 	Count int
 }
 
 // JobView is the job page's model.
 type JobView struct {
-	Job    db.Job
+	Job    model.Job
 	Totals JobTotals
 	Moves  []MoveRow
 	// CanAct shows the cancel and retry buttons (admins only).
@@ -55,7 +56,7 @@ type JobView struct {
 
 // Unfinished reports whether the job may still be cancelled.
 func (v JobView) Unfinished() bool {
-	return v.Job.State == db.JobQueued || v.Job.State == db.JobRunning
+	return v.Job.State == model.JobQueued || v.Job.State == model.JobRunning
 }
 
 // JobTotals sums a job's moves.
@@ -69,15 +70,15 @@ type JobTotals struct {
 
 // MoveRow is one mailbox's row: its stored state plus the broker's rate.
 type MoveRow struct {
-	db.Move
+	model.Move
 	Rate float64 // bytes per second; 0 when unknown
 	ETA  time.Duration
 }
 
 // MoveView is the mailbox (move) page's model.
 type MoveView struct {
-	Job     db.Job
-	Move    db.Move
+	Job     model.Job
+	Move    model.Move
 	Events  []db.Event
 	Skipped []db.SkippedItem
 	CanAct  bool
@@ -85,14 +86,14 @@ type MoveView struct {
 
 // Move states in which the per-mailbox buttons apply; live.js shows and
 // hides them by these lists as the state changes.
-const (
-	cancelWhen = "queued running"
-	retryWhen  = "failed abandoned cancelled"
+var (
+	cancelWhen = model.OpenStatesList()
+	retryWhen  = strings.Join([]string{string(model.MoveFailed), string(model.MoveAbandoned), string(model.MoveCancelled)}, " ")
 )
 
-func jobStateIn(state, when string) bool {
+func jobStateIn(state model.MoveState, when string) bool {
 	for _, s := range strings.Fields(when) {
-		if s == state {
+		if s == string(state) {
 			return true
 		}
 	}
@@ -154,18 +155,18 @@ func jobDuration(d time.Duration) string {
 
 // jobBarMax and jobBarValue set a <progress> element: a finished move
 // without bytes (an empty mailbox) shows full, an unstarted one empty.
-func jobBarMax(m db.Move) string {
+func jobBarMax(m model.Move) string {
 	if m.BytesTotal > 0 {
 		return strconv.FormatInt(m.BytesTotal, 10)
 	}
 	return "1"
 }
 
-func jobBarValue(m db.Move) string {
+func jobBarValue(m model.Move) string {
 	switch {
 	case m.BytesTotal > 0:
 		return strconv.FormatInt(min(m.BytesDone, m.BytesTotal), 10)
-	case m.State == db.MoveDone:
+	case m.State == model.MoveDone:
 		return "1"
 	}
 	return "0"

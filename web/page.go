@@ -3,12 +3,14 @@
 // `go tool templ generate`.
 package web
 
+import "github.com/movewizard/movewizard/migrate/model"
+
 // Page is what every page's frame needs.
 type Page struct {
 	Title    string
 	Nav      string // "jobs", "wizard", "users", "servers", "audit"
 	UserName string // "" when signed out
-	Role     string // "admin" or "helpdesk"
+	Role     model.Role
 	CSS      string // hashed URL of style.css
 	Scripts  []string
 	Flash    string
@@ -16,4 +18,4 @@ type Page struct {
 }
 
 // IsAdmin reports whether the signed-in person may change things.
-func (p Page) IsAdmin() bool { return p.Role == "admin" }
+func (p Page) IsAdmin() bool { return p.Role == model.RoleAdmin }

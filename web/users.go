@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // UserSearch is the users page: a search form and, once searched, its
@@ -63,7 +65,8 @@ type UserMoveRow struct {
 	MoveID, JobID         int64
 	Created, Finished     time.Time
 	From, To              string
-	State, Phase          string
+	State                 model.MoveState
+	Phase                 model.Phase
 	Folder                string
 	MsgsDone, MsgsTotal   int64
 	BytesDone, BytesTotal int64

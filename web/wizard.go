@@ -113,7 +113,7 @@ type WizardTargetOption struct {
 
 // WizardPolicyForm is the policy step's form, as entered.
 type WizardPolicyForm struct {
-	Policy string // "abandon" or "skip"
+	Policy string // as entered: "abandon" or "skip"
 	MaxBad string // bad items allowed per mailbox with "skip"
 	Source string // "remove" or "keep"
 	Errors FieldErrors

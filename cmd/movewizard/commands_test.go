@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // TestSecondProcessRefused is not parallel on purpose: a child forked by
@@ -60,7 +61,7 @@ func TestAlreadyOnTarget(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("movewizard move of a user already on the target: want exit 0, got %s", r)
 	}
-	if !summaryLine(onDstUser, db.MoveAlreadyThere).MatchString(r.stdout) || !strings.Contains(r.stdout, "already on dst") {
+	if !summaryLine(onDstUser, model.MoveAlreadyThere).MatchString(r.stdout) || !strings.Contains(r.stdout, "already on dst") {
 		t.Errorf("movewizard move stdout = %q, want %s already-there and \"already on dst\"", r.stdout, onDstUser)
 	}
 	if got := s.ldap.ModifyCount(t, s.ldap.UserDN(onDstUser)); got != 0 {
@@ -75,8 +76,8 @@ func TestAlreadyOnTarget(t *testing.T) {
 	if d := diffManifests(manifest(t, s.dst, onDstUser), wantDst); d != "" {
 		t.Errorf("target content changed:\n%s", d)
 	}
-	if m := moveOf(t, filepath.Join(s.dir, "already.db"), onDstUser); m.State != db.MoveAlreadyThere {
-		t.Errorf("move state = %s, want %s", m.State, db.MoveAlreadyThere)
+	if m := moveOf(t, filepath.Join(s.dir, "already.db"), onDstUser); m.State != model.MoveAlreadyThere {
+		t.Errorf("move state = %s, want %s", m.State, model.MoveAlreadyThere)
 	}
 }
 

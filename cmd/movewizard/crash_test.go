@@ -19,6 +19,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -80,13 +81,13 @@ func summaryDone(uid string) *regexp.Regexp {
 	return summaryLine(uid, "done")
 }
 
-func summaryLine(uid, state string) *regexp.Regexp {
-	return regexp.MustCompile(`(?m)\b` + regexp.QuoteMeta(uid) + `\s+` + regexp.QuoteMeta(state) + `\s+\d+ msgs`)
+func summaryLine(uid string, state model.MoveState) *regexp.Regexp {
+	return regexp.MustCompile(`(?m)\b` + regexp.QuoteMeta(uid) + `\s+` + regexp.QuoteMeta(string(state)) + `\s+\d+ msgs`)
 }
 
 // moveOf reads uid's latest move from the database (no process may hold it
 // open for writing: it is only called between runs).
-func moveOf(t *testing.T, path, uid string) db.Move {
+func moveOf(t *testing.T, path, uid string) model.Move {
 	t.Helper()
 	d, err := db.Open(context.Background(), path)
 	if err != nil {
@@ -110,18 +111,18 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		spec    string
 		resumer string // "move" runs the same command again, "resume" runs movewizard resume
 		// phase and directoryUpdated say where the crashed move must stand.
-		phase            string
+		phase            model.Phase
 		directoryUpdated bool
 		ldapChanged      bool
 	}{
-		{spec: "hierarchy-create:2", resumer: "move", phase: db.PhaseHierarchy},
-		{spec: "hierarchy-done", resumer: "resume", phase: db.PhaseHierarchy},
-		{spec: "copy:1", resumer: "move", phase: db.PhaseCopy},
-		{spec: "copy:4", resumer: "resume", phase: db.PhaseCopy},
-		{spec: "verified", resumer: "move", phase: db.PhaseVerify},
-		{spec: "cutover-ldap", resumer: "resume", phase: db.PhaseCutover, ldapChanged: true},
-		{spec: "cutover", resumer: "move", phase: db.PhaseCutover, directoryUpdated: true, ldapChanged: true},
-		{spec: "remove:1", resumer: "move", phase: db.PhaseRemove, directoryUpdated: true, ldapChanged: true},
+		{spec: "hierarchy-create:2", resumer: "move", phase: model.PhaseHierarchy},
+		{spec: "hierarchy-done", resumer: "resume", phase: model.PhaseHierarchy},
+		{spec: "copy:1", resumer: "move", phase: model.PhaseCopy},
+		{spec: "copy:4", resumer: "resume", phase: model.PhaseCopy},
+		{spec: "verified", resumer: "move", phase: model.PhaseVerify},
+		{spec: "cutover-ldap", resumer: "resume", phase: model.PhaseCutover, ldapChanged: true},
+		{spec: "cutover", resumer: "move", phase: model.PhaseCutover, directoryUpdated: true, ldapChanged: true},
+		{spec: "remove:1", resumer: "move", phase: model.PhaseRemove, directoryUpdated: true, ldapChanged: true},
 	}
 	s := startServers(t, len(points))
 	seed(t, s.src, s.users...)
@@ -141,7 +142,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			}
 			m := moveOf(t, filepath.Join(s.dir, dbName), uid)
 			t.Logf("after the crash: state %s, phase %s, %d/%d msgs, directory updated %v", m.State, m.Phase, m.MsgsDone, m.MsgsTotal, !m.DirectoryUpdated.IsZero())
-			if m.State != db.MoveRunning || m.Phase != p.phase || m.DirectoryUpdated.IsZero() == p.directoryUpdated {
+			if m.State != model.MoveRunning || m.Phase != p.phase || m.DirectoryUpdated.IsZero() == p.directoryUpdated {
 				t.Errorf("move after the crash = state %s, phase %s, directory updated %v; want running, %s, %v",
 					m.State, m.Phase, !m.DirectoryUpdated.IsZero(), p.phase, p.directoryUpdated)
 			}
@@ -167,7 +168,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			if strings.Contains(r.stdout, "nothing to resume") || !summaryDone(uid).MatchString(r.stdout) {
 				t.Errorf("movewizard %s after the crash: stdout = %q, want %s done in the summary", p.resumer, r.stdout, uid)
 			}
-			if m := moveOf(t, filepath.Join(s.dir, dbName), uid); m.State != db.MoveDone || m.Skipped != 0 {
+			if m := moveOf(t, filepath.Join(s.dir, dbName), uid); m.State != model.MoveDone || m.Skipped != 0 {
 				t.Errorf("move after the resume = state %s, %d skipped (%s); want done, 0 skipped", m.State, m.Skipped, m.Error)
 			}
 			assertMoved(t, s, uid, want)
@@ -318,7 +319,7 @@ func killAtRandomMoments(t *testing.T, kills int, minDelay, maxDelay time.Durati
 		t.Fatalf("final movewizard resume: want exit 0, got %s", r)
 	}
 	for _, uid := range s.users {
-		if m := moveOf(t, dbPath, uid); m.State != db.MoveDone || m.Skipped != 0 {
+		if m := moveOf(t, dbPath, uid); m.State != model.MoveDone || m.Skipped != 0 {
 			t.Errorf("move of %s = state %s, %d skipped (%s); want done, 0 skipped", uid, m.State, m.Skipped, m.Error)
 		}
 		assertMoved(t, s, uid, want[uid])

@@ -18,6 +18,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // demoPeople are the demo mailboxes on east; the ones with unreadable
@@ -107,8 +108,8 @@ func startDemo(dbPath, listen string) (*demoEnv, error) {
 	d.dir = migrate.NewMemDirectory(users...)
 	d.dir.SetGroup("wave1", "ann", "bob", "carol")
 	d.dir.SetGroup("wave2", "dave", "erin", "frank", "gina", "henri")
-	d.auth.Add("alice", "Alice Admin", "alice-demo", migrate.RoleAdmin)
-	d.auth.Add("hank", "Hank Helpdesk", "hank-demo", migrate.RoleHelpdesk)
+	d.auth.Add("alice", "Alice Admin", "alice-demo", model.RoleAdmin)
+	d.auth.Add("hank", "Hank Helpdesk", "hank-demo", model.RoleHelpdesk)
 	return d, nil
 }
 

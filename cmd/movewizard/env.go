@@ -14,6 +14,7 @@ import (
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // env is what the move, resume and serve commands share: config, the
@@ -65,15 +66,15 @@ func (e *env) mover() *migrate.Mover { return newMover(e.cfg, e.dir, e.db, e.log
 
 // newMover is the mover every command runs; crash is the crash tests' hook
 // (nil in normal use and for every command but move).
-func newMover(cfg *migrate.Config, dir migrate.Directory, store *db.DB, log *slog.Logger, progress func(db.Move), crash func(string)) *migrate.Mover {
+func newMover(cfg *migrate.Config, dir migrate.Directory, store *db.DB, log *slog.Logger, progress func(model.Move), crash func(string)) *migrate.Mover {
 	return &migrate.Mover{Config: cfg, Dir: dir, DB: store, Log: log, Progress: progress,
 		Patience: cfg.RetryPatience, Crash: crash}
 }
 
 // progress prints one line per state or phase change of a move.
-func (e *env) progress(m db.Move) {
-	key := m.State + "/" + m.Phase
-	if m.Error != "" && m.State == db.MoveRunning {
+func (e *env) progress(m model.Move) {
+	key := string(m.State) + "/" + string(m.Phase)
+	if m.Error != "" && m.State == model.MoveRunning {
 		key += "/retry"
 	}
 	e.mu.Lock()
@@ -114,7 +115,7 @@ func (e *env) runJobs(ctx context.Context, jobs []int64, stdout io.Writer) error
 			fmt.Fprintf(stdout, "  (%s)", m.Error)
 		}
 		fmt.Fprintln(stdout)
-		if m.State != db.MoveDone && m.State != db.MoveAlreadyThere {
+		if m.State != model.MoveDone && m.State != model.MoveAlreadyThere {
 			failed++
 		}
 		msgs += m.MsgsDone

@@ -12,8 +12,8 @@ import (
 	"os/user"
 	"strings"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 func cmdMove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -23,7 +23,7 @@ func cmdMove(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	target := fs.String("target", "", "name of the target server, as in the config's [[servers]] name, required")
 	users := fs.String("users", "", "comma-separated uids of the users to move")
 	usersFile := fs.String("users-file", "", "file with one uid per line, or a CSV whose first column is the uid (# comments allowed)")
-	policy := fs.String("policy", db.PolicyAbandon, `error policy: "abandon" the mailbox at the first item that cannot be read, or "skip" such items`)
+	policyFlag := fs.String("policy", string(model.PolicyAbandon), `error policy: "abandon" the mailbox at the first item that cannot be read, or "skip" such items`)
 	maxBad := fs.Int("max-bad", 0, "with -policy skip: the most items skipped per mailbox before it is abandoned")
 	parallel := fs.Int("parallel", 4, "mailboxes moved at once (1-30)")
 	keepSource := fs.Bool("keep-source", false, "keep the source content after a verified move (default: remove it)")
@@ -50,13 +50,14 @@ func cmdMove(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *target == "" {
 		return usageErr("move: -target is required")
 	}
-	if *policy != db.PolicyAbandon && *policy != db.PolicySkip {
-		return usageErr("move: -policy must be abandon or skip, not %q", *policy)
+	policy := model.Policy(*policyFlag)
+	if policy != model.PolicyAbandon && policy != model.PolicySkip {
+		return usageErr("move: -policy must be abandon or skip, not %q", policy)
 	}
 	if *maxBad < 0 {
 		return usageErr("move: -max-bad must be 0 or more, not %d", *maxBad)
 	}
-	if *maxBad > 0 && *policy != db.PolicySkip {
+	if *maxBad > 0 && policy != model.PolicySkip {
 		return usageErr("move: -max-bad needs -policy skip")
 	}
 	if *parallel < 1 || *parallel > 30 {
@@ -93,12 +94,12 @@ func cmdMove(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		jobs = appendUnique(jobs, m.JobID)
 	}
 	if len(fresh) > 0 {
-		job, err := env.db.CreateJob(ctx, db.Job{CreatedBy: osUser(), Target: *target, Policy: *policy,
+		job, err := env.db.CreateJob(ctx, model.Job{CreatedBy: osUser(), Target: *target, Policy: policy,
 			MaxBad: *maxBad, Parallel: *parallel, KeepSource: *keepSource}, fresh)
 		if err != nil {
 			return fmt.Errorf("move: %w", err)
 		}
-		fmt.Fprintf(stdout, "job %d: %d mailboxes to %s, policy %s\n", job.ID, len(fresh), *target, *policy)
+		fmt.Fprintf(stdout, "job %d: %d mailboxes to %s, policy %s\n", job.ID, len(fresh), *target, policy)
 		jobs = append(jobs, job.ID)
 	}
 	return env.runJobs(ctx, jobs, stdout)
@@ -225,9 +226,9 @@ func appendUnique(ids []int64, id int64) []int64 {
 	return append(ids, id)
 }
 
-func orDash(s string) string {
+func orDash[S ~string](s S) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return string(s)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -65,7 +66,7 @@ func serveConfig(t *testing.T, s *servers, database string) serveSetup {
 
 // serveCreateJob stores a job for uids before any serve runs, the way the
 // wizard's last step does, and returns its id.
-func serveCreateJob(t *testing.T, dbPath string, j db.Job, uids []string) int64 {
+func serveCreateJob(t *testing.T, dbPath string, j model.Job, uids []string) int64 {
 	t.Helper()
 	d, err := db.Open(context.Background(), dbPath)
 	if err != nil {
@@ -81,8 +82,8 @@ func serveCreateJob(t *testing.T, dbPath string, j db.Job, uids []string) int64 
 
 // serveJob is the default job of these tests: three users to dst, skipping
 // at most 5 bad items, two moves at once.
-func serveJob() db.Job {
-	return db.Job{Target: "dst", Policy: db.PolicySkip, MaxBad: 5, Parallel: 2, CreatedBy: "test"}
+func serveJob() model.Job {
+	return model.Job{Target: "dst", Policy: model.PolicySkip, MaxBad: 5, Parallel: 2, CreatedBy: "test"}
 }
 
 // serveProc is a running `movewizard serve`.
@@ -236,7 +237,7 @@ func serveWaitDone(t *testing.T, p *serveProc, cfg serveSetup, jobID int64) {
 // serveReadMoves reads the moves of a job through a read-only connection,
 // so that it can look while serve runs without taking the write lock (as
 // db.Open's migrations would). Only the progress columns are filled.
-func serveReadMoves(t *testing.T, dbPath string, jobID int64) []db.Move {
+func serveReadMoves(t *testing.T, dbPath string, jobID int64) []model.Move {
 	t.Helper()
 	q := url.Values{}
 	q.Set("mode", "ro")
@@ -252,9 +253,9 @@ func serveReadMoves(t *testing.T, dbPath string, jobID int64) []db.Move {
 		t.Fatalf("read moves of job %d: %v", jobID, err)
 	}
 	defer rows.Close()
-	var moves []db.Move
+	var moves []model.Move
 	for rows.Next() {
-		var m db.Move
+		var m model.Move
 		var dirUpdated string
 		if err := rows.Scan(&m.ID, &m.UID, &m.State, &m.Phase, &m.MsgsDone, &m.MsgsTotal, &m.Skipped, &m.Error, &dirUpdated); err != nil {
 			t.Fatalf("read moves of job %d: %v", jobID, err)
@@ -270,7 +271,7 @@ func serveReadMoves(t *testing.T, dbPath string, jobID int64) []db.Move {
 	return moves
 }
 
-func serveDescribe(moves []db.Move) string {
+func serveDescribe(moves []model.Move) string {
 	var parts []string
 	for _, m := range moves {
 		s := fmt.Sprintf("%s %s/%s %d/%d msgs dir=%v", m.UID, m.State, orDash(m.Phase), m.MsgsDone, m.MsgsTotal, !m.DirectoryUpdated.IsZero())
@@ -284,7 +285,7 @@ func serveDescribe(moves []db.Move) string {
 
 // serveWaitProgress polls the database until cond holds for the job's
 // moves, within binTimeout.
-func serveWaitProgress(t *testing.T, p *serveProc, cfg serveSetup, jobID int64, what string, cond func([]db.Move) bool) []db.Move {
+func serveWaitProgress(t *testing.T, p *serveProc, cfg serveSetup, jobID int64, what string, cond func([]model.Move) bool) []model.Move {
 	t.Helper()
 	deadline := time.Now().Add(binTimeout)
 	for {
@@ -313,7 +314,7 @@ func serveAssertJobDone(t *testing.T, s *servers, cfg serveSetup, jobID int64, w
 	if err != nil {
 		t.Fatalf("Job(%d) = %v", jobID, err)
 	}
-	if j.State != db.JobDone || j.FinishedAt.IsZero() {
+	if j.State != model.JobDone || j.FinishedAt.IsZero() {
 		t.Errorf("Job(%d) = state %s, finished %v; want done, finished", jobID, j.State, j.FinishedAt)
 	}
 	moves, err := d.Moves(context.Background(), jobID)
@@ -324,7 +325,7 @@ func serveAssertJobDone(t *testing.T, s *servers, cfg serveSetup, jobID int64, w
 		t.Errorf("Moves(%d) = %d moves, want %d", jobID, len(moves), len(want))
 	}
 	for _, m := range moves {
-		if m.State != db.MoveDone || m.Skipped != 0 {
+		if m.State != model.MoveDone || m.Skipped != 0 {
 			t.Errorf("move of %s = state %s, %d skipped (%s); want done, 0 skipped", m.UID, m.State, m.Skipped, m.Error)
 		}
 	}
@@ -374,7 +375,7 @@ func serveRandDelay(rnd *rand.Rand, lo, hi time.Duration) time.Duration {
 func serveAfterProgress(t *testing.T, p *serveProc, cfg serveSetup, jobID int64) {
 	t.Helper()
 	before := serveDescribe(serveReadMoves(t, cfg.dbPath, jobID))
-	serveWaitProgress(t, p, cfg, jobID, "progress", func(moves []db.Move) bool {
+	serveWaitProgress(t, p, cfg, jobID, "progress", func(moves []model.Move) bool {
 		return serveDescribe(moves) != before || !serveUnfinished(moves)
 	})
 }
@@ -412,7 +413,7 @@ func TestServeKilledAndResumes(t *testing.T) {
 }
 
 // serveUnfinished reports whether any move still has work to do.
-func serveUnfinished(moves []db.Move) bool {
+func serveUnfinished(moves []model.Move) bool {
 	for _, m := range moves {
 		if m.Unfinished() {
 			return true
@@ -436,7 +437,7 @@ func TestServeGracefulStop(t *testing.T) {
 	for i := 0; i < stops; i++ {
 		p := serveStart(t, s, cfg)
 		if i == 0 {
-			serveWaitProgress(t, p, cfg, jobID, "message copied", func(moves []db.Move) bool {
+			serveWaitProgress(t, p, cfg, jobID, "message copied", func(moves []model.Move) bool {
 				for _, m := range moves {
 					if m.MsgsDone > 0 {
 						return true
@@ -457,7 +458,7 @@ func TestServeGracefulStop(t *testing.T) {
 		moves := serveReadMoves(t, cfg.dbPath, jobID)
 		t.Logf("run %d stopped %v after progress: %s", i+1, delay, serveDescribe(moves))
 		for _, m := range moves {
-			if m.State != db.MoveQueued && m.State != db.MoveRunning && m.State != db.MoveDone {
+			if m.State != model.MoveQueued && m.State != model.MoveRunning && m.State != model.MoveDone {
 				t.Errorf("move of %s after SIGTERM = state %s (%s), want running, queued or done", m.UID, m.State, m.Error)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/handlers"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/static"
 )
 
@@ -31,7 +32,7 @@ type service struct {
 // the HTTP server. A stop by ctx is not an error; an HTTP server that fails
 // stops the runner too and is the error run returns.
 func (s service) run(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
-	broker := migrate.NewBroker(func(ctx context.Context, jobID int64) ([]db.Move, error) {
+	broker := migrate.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
 		if jobID == 0 {
 			return s.store.UnfinishedMoves(ctx)
 		}

@@ -1,0 +1,139 @@
+// Package model holds the values a mailbox move is made of: jobs and moves,
+// their states and phases, error policies and sign-in roles. The engine, the
+// runner, the progress broker and the pages depend on these; the db package
+// stores and loads them. It depends on nothing of this module.
+package model
+
+import (
+	"strings"
+	"time"
+)
+
+// MoveState is where a move stands. Queued and running are open (work is
+// left); the rest are outcomes.
+type MoveState string
+
+// Move states.
+const (
+	MoveQueued    MoveState = "queued"
+	MoveRunning   MoveState = "running"
+	MoveDone      MoveState = "done"
+	MoveFailed    MoveState = "failed"
+	MoveAbandoned MoveState = "abandoned"
+	MoveCancelled MoveState = "cancelled"
+	// MoveAlreadyThere: the user already lived on the target; nothing done.
+	MoveAlreadyThere MoveState = "already-there"
+)
+
+// OpenMoveStates lists the states of a move that still has work to do. It is
+// the one list: SQL filters (db), the runner and the pages derive from it.
+var OpenMoveStates = []MoveState{MoveQueued, MoveRunning}
+
+// Open reports whether a move in state s still has work to do.
+func (s MoveState) Open() bool {
+	for _, o := range OpenMoveStates {
+		if s == o {
+			return true
+		}
+	}
+	return false
+}
+
+// OpenStatesList is OpenMoveStates joined by spaces, as the pages carry it
+// in data attributes for live.js ("queued running").
+func OpenStatesList() string {
+	parts := make([]string, len(OpenMoveStates))
+	for i, s := range OpenMoveStates {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, " ")
+}
+
+// Phase is the step of a move; a resumed move continues from its phase.
+type Phase string
+
+// Move phases, in order.
+const (
+	PhasePreflight Phase = "preflight"
+	PhaseHierarchy Phase = "hierarchy"
+	PhaseCopy      Phase = "copy"
+	PhaseVerify    Phase = "verify"
+	PhaseCutover   Phase = "cutover"
+	PhaseDelta     Phase = "delta"
+	PhaseRemove    Phase = "remove"
+	PhaseCleanup   Phase = "cleanup"
+	PhaseDone      Phase = "done"
+)
+
+// JobState is where a job stands.
+type JobState string
+
+// Job states.
+const (
+	JobQueued    JobState = "queued"
+	JobRunning   JobState = "running"
+	JobDone      JobState = "done"
+	JobCancelled JobState = "cancelled"
+)
+
+// Policy says what a move does with a message it cannot copy, as in the
+// Exchange 2003 wizard.
+type Policy string
+
+// Error policies.
+const (
+	PolicyAbandon Policy = "abandon" // the first bad message abandons the move
+	PolicySkip    Policy = "skip"    // skip up to MaxBad bad messages, then abandon
+)
+
+// Role is what a signed-in person may do in the web UI.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin    Role = "admin"    // may do everything
+	RoleHelpdesk Role = "helpdesk" // may only read
+)
+
+// Job is a batch of moves to one target.
+type Job struct {
+	ID               int64
+	CreatedAt        time.Time
+	CreatedBy        string
+	Target           string
+	Policy           Policy
+	MaxBad           int
+	Parallel         int
+	KeepSource       bool
+	StartAt          time.Time
+	CancelAfterHours int
+	State            JobState
+	StartedAt        time.Time
+	FinishedAt       time.Time
+}
+
+// Move is one user's mailbox move within a job.
+type Move struct {
+	ID, JobID        int64
+	UID, UserDN      string
+	Source, Target   string
+	State            MoveState
+	Phase            Phase
+	CurrentFolder    string
+	MsgsTotal        int64
+	MsgsDone         int64
+	BytesTotal       int64
+	BytesDone        int64
+	Skipped          int
+	Error            string
+	DirectoryUpdated time.Time
+	SourceRemoved    time.Time
+	CreatedAt        time.Time
+	StartedAt        time.Time
+	FinishedAt       time.Time
+	CancelRequested  bool
+	Attempt          int
+}
+
+// Unfinished reports whether the move still has work to do.
+func (m Move) Unfinished() bool { return m.State.Open() }

@@ -1,0 +1,23 @@
+package model
+
+import "testing"
+
+func TestOpenStates(t *testing.T) {
+	for _, tc := range []struct {
+		s    MoveState
+		open bool
+	}{
+		{MoveQueued, true}, {MoveRunning, true}, {MoveDone, false}, {MoveFailed, false},
+		{MoveAbandoned, false}, {MoveCancelled, false}, {MoveAlreadyThere, false}, {"", false},
+	} {
+		if got := tc.s.Open(); got != tc.open {
+			t.Errorf("MoveState(%q).Open() = %v, want %v", tc.s, got, tc.open)
+		}
+		if got := (Move{State: tc.s}).Unfinished(); got != tc.open {
+			t.Errorf("Move{State: %q}.Unfinished() = %v, want %v", tc.s, got, tc.open)
+		}
+	}
+	if got := OpenStatesList(); got != "queued running" {
+		t.Errorf("OpenStatesList() = %q, want %q", got, "queued running")
+	}
+}
