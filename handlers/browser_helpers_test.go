@@ -17,8 +17,11 @@ import (
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/handlers"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/progress"
 	"github.com/movewizard/movewizard/migrate/testserver"
 	"github.com/movewizard/movewizard/static"
 )
@@ -54,7 +57,7 @@ type browserApp struct {
 	db       *db.DB
 	src, dst *imapmem.Server
 	ldap     *testserver.Slapd
-	dir      *migrate.LDAP
+	dir      *directory.LDAP
 	runner   *migrate.Runner
 	// evilUID is the source UID of each user's message with markup in its
 	// subject, in browserEvilFolder.
@@ -82,10 +85,10 @@ func newBrowserApp(t *testing.T) *browserApp {
 		{CN: "mail-admins", Members: []string{"alice"}},
 		{CN: "helpdesk", Members: []string{"hank"}},
 	}})
-	dirCfg := migrate.DirectoryConfig{URL: a.ldap.URL, BindDN: a.ldap.AdminDN, BindPassword: a.ldap.AdminPassword,
+	dirCfg := config.Directory{URL: a.ldap.URL, BindDN: a.ldap.AdminDN, BindPassword: a.ldap.AdminPassword,
 		BaseDN: a.ldap.BaseDN, UserFilter: "(objectClass=inetLocalMailRecipient)", HomeAttribute: "mailHost",
 		AdminGroup: a.ldap.GroupDN("mail-admins"), HelpdeskGroup: a.ldap.GroupDN("helpdesk")}
-	a.dir = migrate.NewLDAP(dirCfg)
+	a.dir = directory.NewLDAP(dirCfg)
 
 	a.src = imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: '.'})
 	a.dst = imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: '/'})
@@ -104,20 +107,20 @@ func newBrowserApp(t *testing.T) *browserApp {
 		a.dst.AddUser(uid, "pw")
 	}
 
-	cfg := &migrate.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: migrate.ModeNative, MaxParallel: 30,
+	cfg := &config.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
 		RetryPatience: 5 * time.Second, Directory: dirCfg,
-		Servers: []migrate.ServerConfig{
-			{Name: "src", Address: srcAddr, TLS: migrate.TLSNone, Home: "src.example.org", Group: "g1",
-				Login: migrate.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"},
-			{Name: "dst", Address: dstAddr, TLS: migrate.TLSNone, Home: "dst.example.org", Group: "g1",
-				Login: migrate.LoginMasterUser, AdminUser: "admin", AdminPassword: "adminpw"},
+		Servers: []config.Server{
+			{Name: "src", Address: srcAddr, TLS: config.TLSNone, Home: "src.example.org", Group: "g1",
+				Login: config.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"},
+			{Name: "dst", Address: dstAddr, TLS: config.TLSNone, Home: "dst.example.org", Group: "g1",
+				Login: config.LoginMasterUser, AdminUser: "admin", AdminPassword: "adminpw"},
 		}}
 	a.db, err = db.Open(context.Background(), cfg.Database)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.db.Close() })
-	broker := migrate.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
+	broker := progress.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
 		if jobID == 0 {
 			return a.db.UnfinishedMoves(ctx)
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -57,9 +57,9 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		status, title, msg = http.StatusBadRequest, "Invalid request", ue.msg
 	case errors.Is(err, errForbidden):
 		status, title, msg = http.StatusForbidden, "Not allowed", "Your role may not do this."
-	case errors.Is(err, db.ErrNotFound), errors.Is(err, migrate.ErrNotFound):
+	case errors.Is(err, db.ErrNotFound), errors.Is(err, directory.ErrNotFound):
 		status, title, msg = http.StatusNotFound, "Not found", "There is no such page or item."
-	case errors.Is(err, db.ErrConflict), errors.Is(err, migrate.ErrConflict):
+	case errors.Is(err, db.ErrConflict), errors.Is(err, directory.ErrConflict):
 		status, title, msg = http.StatusConflict, "Not possible now", conflictMessage(err)
 	default:
 		s.logger().Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

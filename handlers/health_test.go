@@ -10,7 +10,7 @@ import (
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/handlers"
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/static"
 )
 
@@ -21,7 +21,7 @@ func TestHealthDatabaseDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &handlers.Server{Config: &migrate.Config{}, DB: store, Assets: static.New()}
+	srv := &handlers.Server{Config: &config.Config{}, DB: store, Assets: static.New()}
 	get := func() (int, map[string]any) {
 		t.Helper()
 		rec := httptest.NewRecorder()

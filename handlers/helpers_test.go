@@ -17,8 +17,11 @@ import (
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/handlers"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/progress"
 	"github.com/movewizard/movewizard/static"
 )
 
@@ -29,10 +32,10 @@ type testApp struct {
 	ts       *httptest.Server
 	db       *db.DB
 	src, dst *imapmem.Server
-	dir      *migrate.MemDirectory
-	cfg      *migrate.Config
+	dir      *directory.Mem
+	cfg      *config.Config
 	runner   *migrate.Runner
-	broker   *migrate.Broker
+	broker   *progress.Broker
 }
 
 // Users: user01..user05 live on src with 10 messages each; ghost's home is
@@ -54,7 +57,7 @@ func newTestApp(t *testing.T) *testApp {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.dst.Close() })
-	var users []migrate.User
+	var users []directory.User
 	for i := 1; i <= 5; i++ {
 		uid := fmt.Sprintf("user%02d", i)
 		a.src.AddUser(uid, "pw")
@@ -65,32 +68,32 @@ func newTestApp(t *testing.T) *testApp {
 				t.Fatal(err)
 			}
 		}
-		users = append(users, migrate.User{DN: "uid=" + uid + ",ou=people,dc=example,dc=org", UID: uid,
+		users = append(users, directory.User{DN: "uid=" + uid + ",ou=people,dc=example,dc=org", UID: uid,
 			Name: fmt.Sprintf("User %02d", i), Mail: uid + "@example.org", Home: "src.example.org"})
 	}
-	users = append(users, migrate.User{DN: "uid=ghost,ou=people,dc=example,dc=org", UID: "ghost", Name: "Ghost",
+	users = append(users, directory.User{DN: "uid=ghost,ou=people,dc=example,dc=org", UID: "ghost", Name: "Ghost",
 		Mail: "ghost@example.org", Home: "gone.example.org"})
-	a.dir = migrate.NewMemDirectory(users...)
+	a.dir = directory.NewMem(users...)
 	a.dir.SetGroup("wave1", "user01", "user03", "user05")
-	auth := migrate.NewMemAuth()
+	auth := directory.NewMemAuth()
 	auth.Add("alice", "Alice Admin", "alicepw", model.RoleAdmin)
 	auth.Add("hank", "Hank Helpdesk", "hankpw", model.RoleHelpdesk)
 	auth.Add("olga", "Olga Other", "olgapw", "")
-	a.cfg = &migrate.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: migrate.ModeNative, MaxParallel: 30,
+	a.cfg = &config.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
 		RetryPatience: 5 * time.Second,
-		Directory:     migrate.DirectoryConfig{HomeAttribute: "mailHost"},
-		Servers: []migrate.ServerConfig{
-			{Name: "src", Address: srcAddr, TLS: migrate.TLSNone, Home: "src.example.org", Group: "g1",
-				Login: migrate.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"},
-			{Name: "dst", Address: dstAddr, TLS: migrate.TLSNone, Home: "dst.example.org", Group: "g1",
-				Login: migrate.LoginMasterUser, AdminUser: "admin", AdminPassword: "adminpw"},
+		Directory:     config.Directory{HomeAttribute: "mailHost"},
+		Servers: []config.Server{
+			{Name: "src", Address: srcAddr, TLS: config.TLSNone, Home: "src.example.org", Group: "g1",
+				Login: config.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"},
+			{Name: "dst", Address: dstAddr, TLS: config.TLSNone, Home: "dst.example.org", Group: "g1",
+				Login: config.LoginMasterUser, AdminUser: "admin", AdminPassword: "adminpw"},
 		}}
 	a.db, err = db.Open(context.Background(), a.cfg.Database)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.db.Close() })
-	a.broker = migrate.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
+	a.broker = progress.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
 		if jobID == 0 {
 			return a.db.UnfinishedMoves(ctx)
 		}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/progress"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -43,7 +43,7 @@ type progressJSON struct {
 	ETASeconds float64         `json:"eta_seconds"`
 }
 
-func toProgressJSON(p migrate.Progress) progressJSON {
+func toProgressJSON(p progress.Move) progressJSON {
 	return progressJSON{MoveID: p.MoveID, JobID: p.JobID, UID: p.UID, State: p.State, Phase: p.Phase,
 		Folder: p.Folder, MsgsDone: p.MsgsDone, MsgsTotal: p.MsgsTotal, BytesDone: p.BytesDone,
 		BytesTotal: p.BytesTotal, Skipped: p.Skipped, Error: p.Error, Rate: p.Rate,

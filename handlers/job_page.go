@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/progress"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -55,8 +55,8 @@ func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) {
 // jobRates returns the broker's current rate and ETA per move, so the
 // first render already shows them. Without a broker, or if it fails, the
 // page shows none until live.js receives its snapshot.
-func (s *Server) jobRates(ctx context.Context, jobID int64) map[int64]migrate.Progress {
-	out := map[int64]migrate.Progress{}
+func (s *Server) jobRates(ctx context.Context, jobID int64) map[int64]progress.Move {
+	out := map[int64]progress.Move{}
 	if s.Broker == nil {
 		return out
 	}

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
@@ -81,7 +82,7 @@ func TestPagesAccess(t *testing.T) {
 
 func TestUsersSearch(t *testing.T) {
 	a := newTestApp(t)
-	a.dir.AddUser(migrate.User{DN: "uid=mallory,ou=people,dc=example,dc=org", UID: "mallory",
+	a.dir.AddUser(directory.User{DN: "uid=mallory,ou=people,dc=example,dc=org", UID: "mallory",
 		Name: "<script>alert(1)</script>", Mail: "mallory@example.org", Home: "dst.example.org"})
 	c := a.helpdesk(t)
 
@@ -195,8 +196,8 @@ func TestServersPage(t *testing.T) {
 	if err := ln.Close(); err != nil {
 		t.Fatal(err)
 	}
-	a.cfg.Servers = append(a.cfg.Servers, migrate.ServerConfig{Name: "old", Address: down, TLS: migrate.TLSNone,
-		Home: "old.example.org", Group: "g2", Login: migrate.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw",
+	a.cfg.Servers = append(a.cfg.Servers, config.Server{Name: "old", Address: down, TLS: config.TLSNone,
+		Home: "old.example.org", Group: "g2", Login: config.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw",
 		MaxParallel: 2})
 
 	for who, c := range map[string]*http.Client{"admin": a.admin(t), "helpdesk": a.helpdesk(t)} {

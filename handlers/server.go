@@ -11,20 +11,22 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
+	"github.com/movewizard/movewizard/migrate/progress"
 	"github.com/movewizard/movewizard/static"
 	"github.com/movewizard/movewizard/web"
 )
 
 // Authenticator signs people in (LDAP bind, or the demo's in-memory one).
 type Authenticator interface {
-	Authenticate(ctx context.Context, login, password string) (migrate.Identity, error)
+	Authenticate(ctx context.Context, login, password string) (directory.Identity, error)
 }
 
 // Directory is what the pages read from the directory.
 type Directory interface {
-	migrate.Directory
-	Search(ctx context.Context, q migrate.UserQuery) ([]migrate.User, error)
+	directory.Directory
+	Search(ctx context.Context, q directory.UserQuery) ([]directory.User, error)
 }
 
 // Runner is the background runner, told when there is new work.
@@ -35,12 +37,12 @@ type Runner interface {
 
 // Server holds the dependencies of every handler.
 type Server struct {
-	Config *migrate.Config
+	Config *config.Config
 	DB     *db.DB
 	Dir    Directory
 	Auth   Authenticator
 	Runner Runner
-	Broker *migrate.Broker
+	Broker *progress.Broker
 	Log    *slog.Logger
 	Assets *static.Assets
 	// SecureCookies marks cookies Secure (behind TLS).

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -29,9 +29,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		msg := "Wrong user name or password."
 		status := http.StatusUnauthorized
 		switch {
-		case errors.Is(err, migrate.ErrNoRole):
+		case errors.Is(err, directory.ErrNoRole):
 			msg, status = "Your account is in neither the admin nor the helpdesk group.", http.StatusForbidden
-		case !errors.Is(err, migrate.ErrBadCredentials):
+		case !errors.Is(err, directory.ErrBadCredentials):
 			s.logger().Error("sign in", "login", login, "err", err)
 			msg, status = "The directory could not be reached; try again later.", http.StatusServiceUnavailable
 		}

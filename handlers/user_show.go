@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web"
 )
@@ -23,7 +23,7 @@ func (s *Server) userPage(w http.ResponseWriter, r *http.Request) {
 		v.InDirectory = true
 		// The directory's spelling, since moves are stored under it.
 		v.UID, v.Name, v.Mail, v.Home = u.UID, u.Name, u.Mail, s.userHome(u.Home)
-	case errors.Is(err, migrate.ErrNotFound):
+	case errors.Is(err, directory.ErrNotFound):
 	default:
 		// The history is in our own database and still worth showing.
 		s.logger().Error("look up user", "uid", uid, "err", err)

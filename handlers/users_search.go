@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -17,7 +17,7 @@ const usersSearchLimit = 50
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request) {
 	v := web.UserSearch{Query: strings.TrimSpace(r.URL.Query().Get("q")), Limit: usersSearchLimit}
 	if v.Query != "" {
-		users, err := s.Dir.Search(r.Context(), migrate.UserQuery{Text: v.Query, Limit: usersSearchLimit})
+		users, err := s.Dir.Search(r.Context(), directory.UserQuery{Text: v.Query, Limit: usersSearchLimit})
 		if err != nil {
 			s.renderError(w, r, err)
 			return

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 )
 
 // wizardLookups is how many directory lookups run at once: LDAP opens a
@@ -16,7 +17,7 @@ const wizardLookups = 8
 // lookedUp is the directory's answer for one uid.
 type lookedUp struct {
 	uid   string
-	user  migrate.User
+	user  directory.User
 	found bool
 }
 
@@ -37,7 +38,7 @@ func (s *Server) lookupUsers(ctx context.Context, uids []string) ([]lookedUp, er
 			for i := range next {
 				u, err := s.Dir.Lookup(ctx, uids[i])
 				switch {
-				case errors.Is(err, migrate.ErrNotFound):
+				case errors.Is(err, directory.ErrNotFound):
 					out[i] = lookedUp{uid: uids[i]}
 				case err != nil:
 					errs[i] = err
@@ -69,12 +70,12 @@ feed:
 
 // selectable says whether a directory user can be selected: the home must
 // name a registered server. The reason is a sentence for the page.
-func (s *Server) selectable(u migrate.User) (wizardUser, string) {
+func (s *Server) selectable(u directory.User) (wizardUser, string) {
 	srv, ok := s.Config.ServerByHome(u.Home)
 	if !ok {
 		attr := s.Config.Directory.HomeAttribute
 		if attr == "" {
-			attr = migrate.DefaultHomeAttribute
+			attr = config.DefaultHomeAttribute
 		}
 		if u.Home == "" {
 			return wizardUser{}, fmt.Sprintf("no %s: not a registered server", attr)

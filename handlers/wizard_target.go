@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -71,7 +71,7 @@ func (s *Server) wizardTargetSave(w http.ResponseWriter, r *http.Request) {
 // targetOption says whether dst can take the selected users: eligible
 // when at least one of them may move there, with how many will be skipped
 // and why.
-func (s *Server) targetOption(st wizardState, dst migrate.ServerConfig) web.WizardTargetOption {
+func (s *Server) targetOption(st wizardState, dst config.Server) web.WizardTargetOption {
 	o := web.WizardTargetOption{Name: dst.Name, Address: dst.Address, Group: dst.Group}
 	var same, unregistered, refused int
 	refusal := ""

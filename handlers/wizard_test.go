@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
@@ -268,7 +268,7 @@ func TestWizardInvalidInput(t *testing.T) {
 func TestWizardTargetMixedMode(t *testing.T) {
 	a := newTestApp(t)
 	// Set before any request, so no handler reads the config meanwhile.
-	a.cfg.Mode = migrate.ModeMixed
+	a.cfg.Mode = config.ModeMixed
 	a.cfg.Servers[1].Group = "g2"
 	c := a.admin(t)
 	a.wizardStep(t, c, "/wizard/users", url.Values{"action": {"add"}, "uid": {"user01"}}, "/wizard/users")

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/web"
 )
 
@@ -84,8 +84,8 @@ func (s *Server) renderWizardUsers(w http.ResponseWriter, r *http.Request, st wi
 
 // searchUsers runs the search, up to one more than the cap so that the page
 // can say it was cut. An unknown group or server is the field's error.
-func (s *Server) searchUsers(r *http.Request, search web.WizardSearch, errs *web.FieldErrors) ([]migrate.User, error) {
-	q := migrate.UserQuery{Text: search.Text, Group: search.Group, Limit: wizardMaxUsers + 1}
+func (s *Server) searchUsers(r *http.Request, search web.WizardSearch, errs *web.FieldErrors) ([]directory.User, error) {
+	q := directory.UserQuery{Text: search.Text, Group: search.Group, Limit: wizardMaxUsers + 1}
 	if search.Server != "" {
 		srv, ok := s.Config.Server(search.Server)
 		if !ok {
@@ -95,7 +95,7 @@ func (s *Server) searchUsers(r *http.Request, search web.WizardSearch, errs *web
 		q.Home = srv.Home
 	}
 	users, err := s.Dir.Search(r.Context(), q)
-	if errors.Is(err, migrate.ErrNotFound) && search.Group != "" {
+	if errors.Is(err, directory.ErrNotFound) && search.Group != "" {
 		errs.Set("group", fmt.Sprintf("No group %q in the directory.", search.Group))
 		return nil, nil
 	}

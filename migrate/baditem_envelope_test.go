@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 )
 
@@ -24,8 +25,8 @@ func TestFetchEnvelope(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := dial(context.Background(), ServerConfig{Name: "src", Address: addr, TLS: TLSNone,
-		Login: LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"}, "alice")
+	c, err := dial(context.Background(), config.Server{Name: "src", Address: addr, TLS: config.TLSNone,
+		Login: config.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"}, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
 )
@@ -23,8 +25,8 @@ import (
 // database: everything a move needs, fast enough for fault injection.
 type memEnv struct {
 	src, dst *imapmem.Server
-	cfg      *migrate.Config
-	dir      *migrate.MemDirectory
+	cfg      *config.Config
+	dir      *directory.Mem
 	db       *db.DB
 }
 
@@ -44,11 +46,11 @@ func newMemEnv(t *testing.T, srcDelim, dstDelim rune, users ...string) *memEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.dst.Close() })
-	var dusers []migrate.User
+	var dusers []directory.User
 	for _, u := range users {
 		e.src.AddUser(u, "pw-"+u)
 		e.dst.AddUser(u, "pw-"+u)
-		dusers = append(dusers, migrate.User{DN: "uid=" + u + ",ou=people,dc=example,dc=org", UID: u, Home: "src.example.org"})
+		dusers = append(dusers, directory.User{DN: "uid=" + u + ",ou=people,dc=example,dc=org", UID: u, Home: "src.example.org"})
 	}
 	for _, name := range []string{"Sent", "Drafts", "Trash"} {
 		for _, u := range users {
@@ -57,12 +59,12 @@ func newMemEnv(t *testing.T, srcDelim, dstDelim rune, users ...string) *memEnv {
 			}
 		}
 	}
-	e.dir = migrate.NewMemDirectory(dusers...)
-	e.cfg = &migrate.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: migrate.ModeNative, MaxParallel: 30,
-		Directory: migrate.DirectoryConfig{HomeAttribute: "mailHost"},
-		Servers: []migrate.ServerConfig{
-			{Name: "src", Address: srcAddr, TLS: migrate.TLSNone, Home: "src.example.org", Login: migrate.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"},
-			{Name: "dst", Address: dstAddr, TLS: migrate.TLSNone, Home: "dst.example.org", Login: migrate.LoginMasterUser, AdminUser: "admin", AdminPassword: "adminpw"},
+	e.dir = directory.NewMem(dusers...)
+	e.cfg = &config.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
+		Directory: config.Directory{HomeAttribute: "mailHost"},
+		Servers: []config.Server{
+			{Name: "src", Address: srcAddr, TLS: config.TLSNone, Home: "src.example.org", Login: config.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"},
+			{Name: "dst", Address: dstAddr, TLS: config.TLSNone, Home: "dst.example.org", Login: config.LoginMasterUser, AdminUser: "admin", AdminPassword: "adminpw"},
 		}}
 	e.db, err = db.Open(context.Background(), e.cfg.Database)
 	if err != nil {

@@ -11,13 +11,14 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
+	"github.com/movewizard/movewizard/migrate/config"
 )
 
 // conn is one IMAP connection logged in as a user through the server's
 // admin credential.
 type conn struct {
 	c      *imapclient.Client
-	server ServerConfig
+	server config.Server
 	user   string
 	caps   imap.CapSet
 	h      Hierarchy
@@ -33,14 +34,14 @@ type conn struct {
 // go-imap v2 has no context support and a silent server blocks Wait
 // forever, so the client is closed from context.AfterFunc: every pending
 // command then fails and the caller sees ctx.Err().
-func dial(ctx context.Context, s ServerConfig, user string) (*conn, error) {
+func dial(ctx context.Context, s config.Server, user string) (*conn, error) {
 	return dialConn(ctx, s, user, true)
 }
 
 // dialConn is dial; with closeOnCancel false, ctx guards only the connect
 // and the login, and the caller decides when the connection ends (a move
 // lets answers to commands already sent arrive after a stop; see drain).
-func dialConn(ctx context.Context, s ServerConfig, user string, closeOnCancel bool) (*conn, error) {
+func dialConn(ctx context.Context, s config.Server, user string, closeOnCancel bool) (*conn, error) {
 	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	nc, err := d.DialContext(ctx, "tcp", s.Address)
 	if err != nil {
@@ -51,14 +52,14 @@ func dialConn(ctx context.Context, s ServerConfig, user string, closeOnCancel bo
 	opts := &imapclient.Options{TLSConfig: tlsConfig}
 	var c *imapclient.Client
 	switch s.TLS {
-	case TLSImplicit:
+	case config.TLSImplicit:
 		tc := tls.Client(nc, tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("tls to %s: %w", s.Name, err)
 		}
 		c = imapclient.New(tc, opts)
-	case TLSStartTLS:
+	case config.TLSStartTLS:
 		stop := context.AfterFunc(ctx, func() { nc.Close() })
 		c, err = imapclient.NewStartTLS(nc, opts)
 		stop()
@@ -94,7 +95,7 @@ func (cn *conn) login() error {
 	}
 	var err error
 	switch cn.server.Login {
-	case LoginMasterUser:
+	case config.LoginMasterUser:
 		// Dovecot master user: "user*admin" with the admin's password.
 		err = cn.c.Login(cn.user+"*"+cn.server.AdminUser, cn.server.AdminPassword).Wait()
 	default:
@@ -202,7 +203,7 @@ func imapCode(err error) imap.ResponseCode {
 
 // CheckServer logs in to s as user through the admin credential, the way a
 // move does, and logs out.
-func CheckServer(ctx context.Context, s ServerConfig, user string) error {
+func CheckServer(ctx context.Context, s config.Server, user string) error {
 	c, err := dial(ctx, s, user)
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
@@ -66,16 +67,16 @@ func (s e2eServer) log() string {
 // config registers the server as name with home as its directory value:
 // Dovecot as a source through its master user login, as a target (and
 // Cyrus always) through SASL PLAIN with the admin as authentication id.
-func (s e2eServer) config(name, home string, source bool) migrate.ServerConfig {
+func (s e2eServer) config(name, home string, source bool) config.Server {
 	if s.cy != nil {
-		return migrate.ServerConfig{Name: name, Address: s.cy.Addr, TLS: migrate.TLSNone, Home: home,
-			Login: migrate.LoginSASLPlain, AdminUser: s.cy.AdminUser, AdminPassword: s.cy.AdminPassword}
+		return config.Server{Name: name, Address: s.cy.Addr, TLS: config.TLSNone, Home: home,
+			Login: config.LoginSASLPlain, AdminUser: s.cy.AdminUser, AdminPassword: s.cy.AdminPassword}
 	}
-	login := migrate.LoginSASLPlain
+	login := config.LoginSASLPlain
 	if source {
-		login = migrate.LoginMasterUser
+		login = config.LoginMasterUser
 	}
-	return migrate.ServerConfig{Name: name, Address: s.dc.Addr, TLS: migrate.TLSNone, Home: home,
+	return config.Server{Name: name, Address: s.dc.Addr, TLS: config.TLSNone, Home: home,
 		Login: login, AdminUser: s.dc.MasterUser, AdminPassword: s.dc.MasterPassword}
 }
 
@@ -124,11 +125,11 @@ func e2eNewEnv(t *testing.T, src, dst e2eSide, users ...string) *e2eEnv {
 	}
 	e := &e2eEnv{itEnv: &itEnv{ldap: testserver.StartSlapd(t, testserver.SlapdOptions{Users: ldapUsers})}}
 	e.src, e.dst = e2eStart(t, src, pw), e2eStart(t, dst, pw)
-	e.cfg = &migrate.Config{
-		Database: filepath.Join(t.TempDir(), "mw.db"), Mode: migrate.ModeNative, MaxParallel: 30,
-		Directory: migrate.DirectoryConfig{URL: e.ldap.URL, BindDN: e.ldap.AdminDN, BindPassword: e.ldap.AdminPassword,
+	e.cfg = &config.Config{
+		Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
+		Directory: config.Directory{URL: e.ldap.URL, BindDN: e.ldap.AdminDN, BindPassword: e.ldap.AdminPassword,
 			BaseDN: e.ldap.PeopleDN, UserFilter: "(objectClass=inetOrgPerson)", HomeAttribute: "mailHost"},
-		Servers: []migrate.ServerConfig{e.src.config("src", itSrcHome, true), e.dst.config("dst", itDstHome, false)},
+		Servers: []config.Server{e.src.config("src", itSrcHome, true), e.dst.config("dst", itDstHome, false)},
 	}
 	var err error
 	if e.db, err = db.Open(context.Background(), e.cfg.Database); err != nil {

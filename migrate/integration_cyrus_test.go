@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
@@ -43,14 +44,14 @@ func itNewCyrusEnv(t *testing.T, src testserver.DovecotOptions, dst testserver.C
 		},
 		cy: testserver.StartCyrus(t, dst),
 	}
-	e.cfg = &migrate.Config{
-		Database: filepath.Join(t.TempDir(), "mw.db"), Mode: migrate.ModeNative, MaxParallel: 30,
-		Directory: migrate.DirectoryConfig{URL: e.ldap.URL, BindDN: e.ldap.AdminDN, BindPassword: e.ldap.AdminPassword,
+	e.cfg = &config.Config{
+		Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
+		Directory: config.Directory{URL: e.ldap.URL, BindDN: e.ldap.AdminDN, BindPassword: e.ldap.AdminPassword,
 			BaseDN: e.ldap.PeopleDN, UserFilter: "(objectClass=inetOrgPerson)", HomeAttribute: "mailHost"},
-		Servers: []migrate.ServerConfig{
-			{Name: "src", Address: e.src.Addr, TLS: migrate.TLSNone, Home: itSrcHome, Login: migrate.LoginMasterUser,
+		Servers: []config.Server{
+			{Name: "src", Address: e.src.Addr, TLS: config.TLSNone, Home: itSrcHome, Login: config.LoginMasterUser,
 				AdminUser: e.src.MasterUser, AdminPassword: e.src.MasterPassword},
-			{Name: "dst", Address: e.cy.Addr, TLS: migrate.TLSNone, Home: itDstHome, Login: migrate.LoginSASLPlain,
+			{Name: "dst", Address: e.cy.Addr, TLS: config.TLSNone, Home: itDstHome, Login: config.LoginSASLPlain,
 				AdminUser: e.cy.AdminUser, AdminPassword: e.cy.AdminPassword},
 		},
 	}

@@ -22,6 +22,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
@@ -35,7 +37,7 @@ const (
 type itEnv struct {
 	src, dst *testserver.Dovecot
 	ldap     *testserver.Slapd
-	cfg      *migrate.Config
+	cfg      *config.Config
 	db       *db.DB
 }
 
@@ -64,14 +66,14 @@ func itNewEnv(t *testing.T, s itSetup) *itEnv {
 		dst:  testserver.StartDovecot(t, s.dst),
 		ldap: testserver.StartSlapd(t, testserver.SlapdOptions{Users: ldapUsers}),
 	}
-	e.cfg = &migrate.Config{
-		Database: filepath.Join(t.TempDir(), "mw.db"), Mode: migrate.ModeNative, MaxParallel: 30,
-		Directory: migrate.DirectoryConfig{URL: e.ldap.URL, BindDN: e.ldap.AdminDN, BindPassword: e.ldap.AdminPassword,
+	e.cfg = &config.Config{
+		Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
+		Directory: config.Directory{URL: e.ldap.URL, BindDN: e.ldap.AdminDN, BindPassword: e.ldap.AdminPassword,
 			BaseDN: e.ldap.PeopleDN, UserFilter: "(objectClass=inetOrgPerson)", HomeAttribute: "mailHost"},
-		Servers: []migrate.ServerConfig{
-			{Name: "src", Address: e.src.Addr, TLS: migrate.TLSNone, Home: itSrcHome, Login: migrate.LoginMasterUser,
+		Servers: []config.Server{
+			{Name: "src", Address: e.src.Addr, TLS: config.TLSNone, Home: itSrcHome, Login: config.LoginMasterUser,
 				AdminUser: e.src.MasterUser, AdminPassword: e.src.MasterPassword},
-			{Name: "dst", Address: e.dst.Addr, TLS: migrate.TLSNone, Home: itDstHome, Login: migrate.LoginSASLPlain,
+			{Name: "dst", Address: e.dst.Addr, TLS: config.TLSNone, Home: itDstHome, Login: config.LoginSASLPlain,
 				AdminUser: e.dst.MasterUser, AdminPassword: e.dst.MasterPassword},
 		},
 	}
@@ -88,7 +90,7 @@ func itNewEnv(t *testing.T, s itSetup) *itEnv {
 }
 
 func (e *itEnv) mover(progress func(model.Move)) *migrate.Mover {
-	return &migrate.Mover{Config: e.cfg, Dir: migrate.NewLDAP(e.cfg.Directory), DB: e.db,
+	return &migrate.Mover{Config: e.cfg, Dir: directory.NewLDAP(e.cfg.Directory), DB: e.db,
 		Patience: 10 * time.Second, Progress: progress,
 		// Warnings (retries, abandons) help to read a failure; the rest is noise.
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}

@@ -35,14 +35,16 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // Mover moves mailboxes. Its fields are its dependencies; it holds no
 // per-move state, so one Mover runs many moves at once.
 type Mover struct {
-	Config *Config
-	Dir    Directory
+	Config *config.Config
+	Dir    directory.Directory
 	DB     *db.DB
 	Log    *slog.Logger
 	// Progress, if set, receives a move's state after each commit.
@@ -196,8 +198,8 @@ type run struct {
 	job      model.Job
 	m        model.Move
 	log      *slog.Logger
-	user     User
-	src, dst ServerConfig
+	user     directory.User
+	src, dst config.Server
 	sc, dc   *conn
 	// failedOnce remembers source reads that failed once (folder\x00uid),
 	// so the next failure of the same item is final.
@@ -350,7 +352,7 @@ func (r *run) conns(ctx context.Context) (*conn, *conn, error) {
 }
 
 // dial opens a connection that outlives a stop by the drain period.
-func (r *run) dial(ctx context.Context, s ServerConfig) (*conn, error) {
+func (r *run) dial(ctx context.Context, s config.Server) (*conn, error) {
 	c, err := dialConn(ctx, s, r.m.UID, false)
 	if err != nil {
 		return nil, err

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
@@ -59,13 +59,13 @@ func TestFailedMoveSaysWhyInWords(t *testing.T) {
 // such user: the failure that follows cannot be checked against a cancel
 // request.
 type closingDirectory struct {
-	migrate.Directory
+	directory.Directory
 	close func()
 }
 
-func (d closingDirectory) Lookup(ctx context.Context, uid string) (migrate.User, error) {
+func (d closingDirectory) Lookup(ctx context.Context, uid string) (directory.User, error) {
 	d.close()
-	return migrate.User{}, fmt.Errorf("%s: %w", uid, migrate.ErrNotFound)
+	return directory.User{}, fmt.Errorf("%s: %w", uid, directory.ErrNotFound)
 }
 
 // TestCancelUnknownStopsMove: when the store cannot say whether the move

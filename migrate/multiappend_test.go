@@ -30,6 +30,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/testserver"
@@ -44,8 +46,8 @@ type maEnv struct {
 	srcDC  *testserver.Dovecot // the source when it is Dovecot
 	dst    *testserver.Dovecot // the target, or
 	dstCy  *testserver.Cyrus
-	cfg    *migrate.Config
-	dir    *migrate.MemDirectory
+	cfg    *config.Config
+	dir    *directory.Mem
 	db     *db.DB
 }
 
@@ -57,7 +59,7 @@ func newMAEnvTo(t testing.TB, memSource, cyrusTarget bool) *maEnv {
 	t.Helper()
 	users := map[string]string{maUser: "pw-" + maUser}
 	e := &maEnv{}
-	dst := migrate.ServerConfig{Name: "dst", TLS: migrate.TLSNone, Home: "dst.example.org", Login: migrate.LoginSASLPlain}
+	dst := config.Server{Name: "dst", TLS: config.TLSNone, Home: "dst.example.org", Login: config.LoginSASLPlain}
 	if cyrusTarget {
 		e.dstCy = testserver.StartCyrus(t, testserver.CyrusOptions{Users: users})
 		dst.Address, dst.AdminUser, dst.AdminPassword = e.dstCy.Addr, e.dstCy.AdminUser, e.dstCy.AdminPassword
@@ -65,7 +67,7 @@ func newMAEnvTo(t testing.TB, memSource, cyrusTarget bool) *maEnv {
 		e.dst = testserver.StartDovecot(t, testserver.DovecotOptions{Users: users})
 		dst.Address, dst.AdminUser, dst.AdminPassword = e.dst.Addr, e.dst.MasterUser, e.dst.MasterPassword
 	}
-	src := migrate.ServerConfig{Name: "src", TLS: migrate.TLSNone, Home: "src.example.org"}
+	src := config.Server{Name: "src", TLS: config.TLSNone, Home: "src.example.org"}
 	if memSource {
 		e.srcMem = imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: '/'})
 		addr, err := e.srcMem.Listen("127.0.0.1:0")
@@ -74,15 +76,15 @@ func newMAEnvTo(t testing.TB, memSource, cyrusTarget bool) *maEnv {
 		}
 		t.Cleanup(func() { e.srcMem.Close() })
 		e.srcMem.AddUser(maUser, "pw-"+maUser)
-		src.Address, src.Login, src.AdminUser, src.AdminPassword = addr, migrate.LoginSASLPlain, "admin", "adminpw"
+		src.Address, src.Login, src.AdminUser, src.AdminPassword = addr, config.LoginSASLPlain, "admin", "adminpw"
 	} else {
 		e.srcDC = testserver.StartDovecot(t, testserver.DovecotOptions{Users: users})
-		src.Address, src.Login, src.AdminUser, src.AdminPassword = e.srcDC.Addr, migrate.LoginMasterUser, e.srcDC.MasterUser, e.srcDC.MasterPassword
+		src.Address, src.Login, src.AdminUser, src.AdminPassword = e.srcDC.Addr, config.LoginMasterUser, e.srcDC.MasterUser, e.srcDC.MasterPassword
 	}
-	e.dir = migrate.NewMemDirectory(migrate.User{DN: maDN, UID: maUser, Home: "src.example.org"})
-	e.cfg = &migrate.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: migrate.ModeNative, MaxParallel: 30,
-		Directory: migrate.DirectoryConfig{HomeAttribute: "mailHost"},
-		Servers:   []migrate.ServerConfig{src, dst}}
+	e.dir = directory.NewMem(directory.User{DN: maDN, UID: maUser, Home: "src.example.org"})
+	e.cfg = &config.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
+		Directory: config.Directory{HomeAttribute: "mailHost"},
+		Servers:   []config.Server{src, dst}}
 	var err error
 	if e.db, err = db.Open(context.Background(), e.cfg.Database); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
@@ -16,7 +17,7 @@ import (
 func (r *run) cutover(ctx context.Context) error {
 	if r.m.DirectoryUpdated.IsZero() {
 		err := r.mv.Dir.SetHome(ctx, r.user.DN, r.src.Home, r.dst.Home)
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, directory.ErrConflict) {
 			return permanent(fmt.Errorf("directory entry of %q changed during the move: %w", r.m.UID, err))
 		}
 		if err != nil {

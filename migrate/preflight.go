@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
@@ -21,7 +22,7 @@ func (r *run) preflight(ctx context.Context) error {
 	}
 	r.dst = dst
 	u, err := r.mv.Dir.Lookup(ctx, r.m.UID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, directory.ErrNotFound) {
 		return permanent(fmt.Errorf("user %q is not in the directory", r.m.UID))
 	}
 	if err != nil {

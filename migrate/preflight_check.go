@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 )
 
 // checkTimeout bounds one user's preflight, so that a server that stops
@@ -54,7 +56,7 @@ func (c *MoveCheck) errorf(format string, args ...any) {
 // measured), the target accepts it too, and the target's quota, if it
 // reports one, can hold the mailbox. Every problem found is reported, not
 // only the first, except where a later check cannot run.
-func CheckMove(ctx context.Context, cfg *Config, dir Directory, uid, target string) MoveCheck {
+func CheckMove(ctx context.Context, cfg *config.Config, dir directory.Directory, uid, target string) MoveCheck {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	c := MoveCheck{UID: uid, Target: target}
@@ -64,7 +66,7 @@ func CheckMove(ctx context.Context, cfg *Config, dir Directory, uid, target stri
 	}
 	u, err := dir.Lookup(ctx, uid)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, directory.ErrNotFound):
 		c.errorf("No user %q in the directory.", uid)
 		return c
 	case err != nil:
@@ -132,18 +134,18 @@ func renameNote(names []string) string {
 		what, refusedChars, list)
 }
 
-func homeAttr(cfg *Config) string {
+func homeAttr(cfg *config.Config) string {
 	if cfg.Directory.HomeAttribute != "" {
 		return cfg.Directory.HomeAttribute
 	}
-	return DefaultHomeAttribute
+	return config.DefaultHomeAttribute
 }
 
 // measureSource logs in as the user and adds up messages and bytes of the
 // personal folders: STATUS (MESSAGES SIZE) where the server has STATUS=SIZE
 // (RFC 8438), else EXAMINE and the sum of RFC822.SIZE. It returns the
 // folder names that a target may refuse (Hierarchy.MayBeRefused).
-func (c *MoveCheck) measureSource(ctx context.Context, s ServerConfig) (odd []string, err error) {
+func (c *MoveCheck) measureSource(ctx context.Context, s config.Server) (odd []string, err error) {
 	sc, err := dial(ctx, s, c.UID)
 	if err != nil {
 		return nil, loginProblem(ctx, err)
@@ -214,7 +216,7 @@ func folderSize(sc *conn, name string, withSize bool) (msgs, size int64, err err
 
 // checkTarget logs in to the target as the user and reads the quota of
 // INBOX's quota root, which the copy would fill.
-func (c *MoveCheck) checkTarget(ctx context.Context, s ServerConfig) error {
+func (c *MoveCheck) checkTarget(ctx context.Context, s config.Server) error {
 	dc, err := dial(ctx, s, c.UID)
 	if err != nil {
 		return loginProblem(ctx, err)

@@ -9,12 +9,14 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 )
 
 // checkEnv seeds u1 with 3 messages in INBOX and 2 in "Work" on src; the
 // directory also knows "ghost" (an unregistered home) and "there" (already
 // on dst).
-func checkEnv(t *testing.T) (*memEnv, *migrate.MemDirectory, int64) {
+func checkEnv(t *testing.T) (*memEnv, *directory.Mem, int64) {
 	t.Helper()
 	e := newMemEnv(t, '.', '/', "u1", "there")
 	if err := e.src.CreateMailbox("u1", "Work", ""); err != nil {
@@ -28,11 +30,11 @@ func checkEnv(t *testing.T) (*memEnv, *migrate.MemDirectory, int64) {
 		}
 		size += int64(len(body))
 	}
-	dir := migrate.NewMemDirectory(
-		migrate.User{DN: "uid=u1,dc=example,dc=org", UID: "u1", Name: "User One", Home: "SRC.example.org"},
-		migrate.User{DN: "uid=ghost,dc=example,dc=org", UID: "ghost", Home: "gone.example.org"},
-		migrate.User{DN: "uid=there,dc=example,dc=org", UID: "there", Home: "dst.example.org"},
-		migrate.User{DN: "uid=nobox,dc=example,dc=org", UID: "nobox", Home: "src.example.org"},
+	dir := directory.NewMem(
+		directory.User{DN: "uid=u1,dc=example,dc=org", UID: "u1", Name: "User One", Home: "SRC.example.org"},
+		directory.User{DN: "uid=ghost,dc=example,dc=org", UID: "ghost", Home: "gone.example.org"},
+		directory.User{DN: "uid=there,dc=example,dc=org", UID: "there", Home: "dst.example.org"},
+		directory.User{DN: "uid=nobox,dc=example,dc=org", UID: "nobox", Home: "src.example.org"},
 	)
 	return e, dir, size
 }
@@ -77,7 +79,7 @@ func TestCheckMove(t *testing.T) {
 		{name: "unregistered target", uid: "u1", target: "elsewhere", says: `target server "elsewhere" is not registered`},
 		{name: "already on target", uid: "there", target: "dst", warns: "already is on dst"},
 		{name: "mixed mode, other group", uid: "u1", target: "dst", says: "mixed mode", setup: func(e *memEnv) {
-			e.cfg.Mode = migrate.ModeMixed
+			e.cfg.Mode = config.ModeMixed
 			e.cfg.Servers[0].Group, e.cfg.Servers[1].Group = "east", "west"
 		}},
 		{name: "source login refused", uid: "u1", target: "dst", says: "Source src: the admin login for the user was refused", setup: func(e *memEnv) {

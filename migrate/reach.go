@@ -9,6 +9,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/config"
 )
 
 // ErrRefused says that a server answered but will not serve: its greeting is
@@ -26,7 +28,7 @@ const maxGreeting = 4096
 // Reachable connects to s and reads its IMAP greeting without logging in. It
 // returns nil when the greeting is OK or PREAUTH; an error wrapping
 // ErrRefused for BYE or a non-IMAP answer; ctx's error when ctx ended first.
-func Reachable(ctx context.Context, s ServerConfig) error {
+func Reachable(ctx context.Context, s config.Server) error {
 	_, err := Greeting(ctx, s)
 	return err
 }
@@ -37,7 +39,7 @@ func Reachable(ctx context.Context, s ServerConfig) error {
 //
 // With implicit TLS the handshake comes first, honouring TLSSkipVerify; with
 // STARTTLS the plain-text greeting is enough to know the server is there.
-func Greeting(ctx context.Context, s ServerConfig) (string, error) {
+func Greeting(ctx context.Context, s config.Server) (string, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, reachTimeout)
@@ -50,7 +52,7 @@ func Greeting(ctx context.Context, s ServerConfig) (string, error) {
 	return line, nil
 }
 
-func readGreeting(ctx context.Context, s ServerConfig) (string, error) {
+func readGreeting(ctx context.Context, s config.Server) (string, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", s.Address)
 	if err != nil {
@@ -68,7 +70,7 @@ func readGreeting(ctx context.Context, s ServerConfig) (string, error) {
 		_ = nc.Close()
 	}()
 	var c net.Conn = nc
-	if s.TLS == TLSImplicit {
+	if s.TLS == config.TLSImplicit {
 		host, _, err := net.SplitHostPort(s.Address)
 		if err != nil {
 			return "", fmt.Errorf("address: %w", err)

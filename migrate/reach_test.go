@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 )
 
@@ -116,31 +117,31 @@ func TestReachable(t *testing.T) {
 
 	for _, tc := range []struct {
 		name     string
-		server   migrate.ServerConfig
+		server   config.Server
 		timeout  time.Duration
 		greeting string // prefix of the greeting, when reachable
 		wantErr  error  // errors.Is target, when not
 		refusal  string // the greeting returned with the error
 	}{
-		{name: "imapmem", server: migrate.ServerConfig{Name: "mem", Address: memAddr, TLS: migrate.TLSNone},
+		{name: "imapmem", server: config.Server{Name: "mem", Address: memAddr, TLS: config.TLSNone},
 			greeting: "* OK"},
-		{name: "starttls reads the plain greeting", server: migrate.ServerConfig{Name: "mem", Address: memAddr, TLS: migrate.TLSStartTLS},
+		{name: "starttls reads the plain greeting", server: config.Server{Name: "mem", Address: memAddr, TLS: config.TLSStartTLS},
 			greeting: "* OK"},
-		{name: "preauth", server: migrate.ServerConfig{Name: "pre",
+		{name: "preauth", server: config.Server{Name: "pre",
 			Address: reachListener(t, nil, reachSay("* PREAUTH welcome\r\n"))}, greeting: "* PREAUTH welcome"},
-		{name: "implicit tls skipping verification", server: migrate.ServerConfig{Name: "tls", Address: tlsAddr,
-			TLS: migrate.TLSImplicit, TLSSkipVerify: true}, greeting: "* OK [CAPABILITY IMAP4rev1] tls ready"},
-		{name: "implicit tls with an unknown authority", server: migrate.ServerConfig{Name: "tls", Address: tlsAddr,
-			TLS: migrate.TLSImplicit}, wantErr: &tls.CertificateVerificationError{}},
-		{name: "closed port", server: migrate.ServerConfig{Name: "gone", Address: reachClosedPort(t)},
+		{name: "implicit tls skipping verification", server: config.Server{Name: "tls", Address: tlsAddr,
+			TLS: config.TLSImplicit, TLSSkipVerify: true}, greeting: "* OK [CAPABILITY IMAP4rev1] tls ready"},
+		{name: "implicit tls with an unknown authority", server: config.Server{Name: "tls", Address: tlsAddr,
+			TLS: config.TLSImplicit}, wantErr: &tls.CertificateVerificationError{}},
+		{name: "closed port", server: config.Server{Name: "gone", Address: reachClosedPort(t)},
 			wantErr: syscall.ECONNREFUSED},
-		{name: "bye", server: migrate.ServerConfig{Name: "bye",
+		{name: "bye", server: config.Server{Name: "bye",
 			Address: reachListener(t, nil, reachSay("* BYE too many connections\r\n"))}, wantErr: migrate.ErrRefused,
 			refusal: "* BYE too many connections"},
-		{name: "not imap", server: migrate.ServerConfig{Name: "smtp",
+		{name: "not imap", server: config.Server{Name: "smtp",
 			Address: reachListener(t, nil, reachSay("220 mail.example.org ESMTP\r\n"))}, wantErr: migrate.ErrRefused,
 			refusal: "220 mail.example.org ESMTP"},
-		{name: "silent", server: migrate.ServerConfig{Name: "silent", Address: reachListener(t, nil, nil)},
+		{name: "silent", server: config.Server{Name: "silent", Address: reachListener(t, nil, nil)},
 			timeout: 200 * time.Millisecond, wantErr: context.DeadlineExceeded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,7 +5,7 @@ package migrate
 //   - Everything about a job lives in SQLite; the runner's memory holds only
 //     which moves it is running now. A restart finds running moves in the
 //     database and resumes them before starting queued ones.
-//   - At most job.Parallel moves of a job, Config.MaxParallel moves in all,
+//   - At most job.Parallel moves of a job, config.Config.MaxParallel moves in all,
 //     and servers[].max_parallel moves touching one server (as source or
 //     target) run at once.
 //   - Jobs are served oldest first and fairly: each scheduling round starts

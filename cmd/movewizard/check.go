@@ -8,6 +8,8 @@ import (
 	"io"
 
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 )
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -29,11 +31,11 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *configPath == "" {
 		return usageErr("check: -config is required")
 	}
-	cfg, err := migrate.LoadConfig(*configPath)
+	cfg, err := config.Load(*configPath)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	dir := migrate.NewLDAP(cfg.Directory)
+	dir := directory.NewLDAP(cfg.Directory)
 	problems := 0
 	if err := dir.Check(ctx); err != nil {
 		fmt.Fprintf(stdout, "directory %s: FAIL: %v\n", cfg.Directory.URL, err)
@@ -44,7 +46,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, s := range cfg.Servers {
 		user := *uid
 		if user == "" {
-			users, err := dir.Search(ctx, migrate.UserQuery{Home: s.Home, Limit: 1})
+			users, err := dir.Search(ctx, directory.UserQuery{Home: s.Home, Limit: 1})
 			if err != nil {
 				fmt.Fprintf(stdout, "server %s (%s): FAIL: cannot find a user on it in the directory: %v\n", s.Name, s.Address, err)
 				problems++

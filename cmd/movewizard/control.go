@@ -8,7 +8,7 @@ import (
 	"io"
 
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
 )
 
 // openStore opens the database without taking the runner lock: control
@@ -17,7 +17,7 @@ func openStore(ctx context.Context, configPath string) (*db.DB, error) {
 	if configPath == "" {
 		return nil, usageErr("-config is required")
 	}
-	cfg, err := migrate.LoadConfig(configPath)
+	cfg, err := config.Load(configPath)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}

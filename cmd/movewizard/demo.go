@@ -16,7 +16,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
 )
@@ -42,9 +43,9 @@ var demoPeople = []struct {
 // demoEnv is the demo's in-process world.
 type demoEnv struct {
 	servers []*imapmem.Server
-	cfg     *migrate.Config
-	dir     *migrate.MemDirectory
-	auth    *migrate.MemAuth
+	cfg     *config.Config
+	dir     *directory.Mem
+	auth    *directory.MemAuth
 }
 
 func (d *demoEnv) Close() {
@@ -57,14 +58,14 @@ func (d *demoEnv) Close() {
 // group branch, mode mixed so the wizard shows an ineligible target), seeds
 // about 25 mailboxes and builds the directory and the sign-ins.
 func startDemo(dbPath, listen string) (*demoEnv, error) {
-	d := &demoEnv{auth: migrate.NewMemAuth()}
+	d := &demoEnv{auth: directory.NewMemAuth()}
 	specs := []struct {
 		name, group string
 		delim       rune
 		login       string
-	}{{"east", "hq", '.', migrate.LoginSASLPlain}, {"west", "hq", '/', migrate.LoginMasterUser}, {"north", "branch", '/', migrate.LoginSASLPlain}}
-	d.cfg = &migrate.Config{Database: dbPath, Mode: migrate.ModeMixed, MaxParallel: 30, Listen: listen,
-		RetryPatience: time.Minute, Directory: migrate.DirectoryConfig{HomeAttribute: "mailHost"}}
+	}{{"east", "hq", '.', config.LoginSASLPlain}, {"west", "hq", '/', config.LoginMasterUser}, {"north", "branch", '/', config.LoginSASLPlain}}
+	d.cfg = &config.Config{Database: dbPath, Mode: config.ModeMixed, MaxParallel: 30, Listen: listen,
+		RetryPatience: time.Minute, Directory: config.Directory{HomeAttribute: "mailHost"}}
 	for _, sp := range specs {
 		s := imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "demo-admin", Delimiter: sp.delim})
 		addr, err := s.Listen("127.0.0.1:0")
@@ -73,7 +74,7 @@ func startDemo(dbPath, listen string) (*demoEnv, error) {
 			return nil, err
 		}
 		d.servers = append(d.servers, s)
-		d.cfg.Servers = append(d.cfg.Servers, migrate.ServerConfig{Name: sp.name, Address: addr, TLS: migrate.TLSNone,
+		d.cfg.Servers = append(d.cfg.Servers, config.Server{Name: sp.name, Address: addr, TLS: config.TLSNone,
 			Home: sp.name + ".demo.example", Group: sp.group, Login: sp.login, AdminUser: "admin", AdminPassword: "demo-admin",
 			MaxParallel: 8})
 	}
@@ -93,19 +94,19 @@ func startDemo(dbPath, listen string) (*demoEnv, error) {
 	for i := 1; i <= 5; i++ {
 		people = append(people, person{fmt.Sprintf("branch%02d", i), fmt.Sprintf("Branch Person %d", i), "west", 50, 0, false, 1})
 	}
-	var users []migrate.User
+	var users []directory.User
 	for _, p := range people {
 		if err := seedDemoMailbox(d.servers, p.on, p.uid, p.messages, p.unreadable, p.big); err != nil {
 			d.Close()
 			return nil, fmt.Errorf("seed %s: %w", p.uid, err)
 		}
-		users = append(users, migrate.User{DN: "uid=" + p.uid + ",ou=people,dc=demo,dc=example", UID: p.uid,
+		users = append(users, directory.User{DN: "uid=" + p.uid + ",ou=people,dc=demo,dc=example", UID: p.uid,
 			Name: p.name, Mail: p.uid + "@demo.example", Home: p.home + ".demo.example"})
 	}
 	// Someone whose directory entry names a server that is not registered.
-	users = append(users, migrate.User{DN: "uid=olduser,ou=people,dc=demo,dc=example", UID: "olduser",
+	users = append(users, directory.User{DN: "uid=olduser,ou=people,dc=demo,dc=example", UID: "olduser",
 		Name: "Old User", Mail: "olduser@demo.example", Home: "retired.demo.example"})
-	d.dir = migrate.NewMemDirectory(users...)
+	d.dir = directory.NewMem(users...)
 	d.dir.SetGroup("wave1", "ann", "bob", "carol")
 	d.dir.SetGroup("wave2", "dave", "erin", "frank", "gina", "henri")
 	d.auth.Add("alice", "Alice Admin", "alice-demo", model.RoleAdmin)

@@ -14,15 +14,17 @@ import (
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // env is what the move, resume and serve commands share: config, the
 // locked database, the directory and the mover.
 type env struct {
-	cfg     *migrate.Config
+	cfg     *config.Config
 	db      *db.DB
-	dir     migrate.Directory
+	dir     directory.Directory
 	log     *slog.Logger
 	release func()
 	crash   func(string) // the crash tests' hook; only `move` sets it
@@ -35,7 +37,7 @@ func openEnv(ctx context.Context, configPath string, verbose bool, stderr io.Wri
 	if configPath == "" {
 		return nil, usageErr("-config is required")
 	}
-	cfg, err := migrate.LoadConfig(configPath)
+	cfg, err := config.Load(configPath)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
@@ -53,7 +55,7 @@ func openEnv(ctx context.Context, configPath string, verbose bool, stderr io.Wri
 		release()
 		return nil, &exitError{code: 1, err: err}
 	}
-	return &env{cfg: cfg, db: d, dir: migrate.NewLDAP(cfg.Directory), log: log, release: release,
+	return &env{cfg: cfg, db: d, dir: directory.NewLDAP(cfg.Directory), log: log, release: release,
 		last: map[int64]string{}}, nil
 }
 
@@ -66,7 +68,7 @@ func (e *env) mover() *migrate.Mover { return newMover(e.cfg, e.dir, e.db, e.log
 
 // newMover is the mover every command runs; crash is the crash tests' hook
 // (nil in normal use and for every command but move).
-func newMover(cfg *migrate.Config, dir migrate.Directory, store *db.DB, log *slog.Logger, progress func(model.Move), crash func(string)) *migrate.Mover {
+func newMover(cfg *config.Config, dir directory.Directory, store *db.DB, log *slog.Logger, progress func(model.Move), crash func(string)) *migrate.Mover {
 	return &migrate.Mover{Config: cfg, Dir: dir, DB: store, Log: log, Progress: progress,
 		Patience: cfg.RetryPatience, Crash: crash}
 }

@@ -12,7 +12,7 @@ import (
 	"os/user"
 	"strings"
 
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
@@ -209,7 +209,7 @@ func osUser() string {
 	return fmt.Sprintf("uid %d", os.Getuid())
 }
 
-func serverNames(cfg *migrate.Config) string {
+func serverNames(cfg *config.Config) string {
 	var names []string
 	for _, s := range cfg.Servers {
 		names = append(names, s.Name)

@@ -9,7 +9,7 @@ import (
 	"io"
 	"net"
 
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/directory"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,7 +53,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("serve: listen on %s: %w", env.cfg.Listen, err)}
 	}
-	ldapDir := migrate.NewLDAP(env.cfg.Directory)
+	ldapDir := directory.NewLDAP(env.cfg.Directory)
 	fmt.Fprintf(stdout, "movewizard serving on %s://%s (health: /healthz)\n", scheme, ln.Addr())
 	svc := service{cfg: env.cfg, store: env.db, dir: ldapDir, auth: ldapDir, log: env.log}
 	if err := svc.run(ctx, ln, tlsConfig); err != nil {

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 )
 
 // These tests check that serve says why it cannot serve and exits non-zero,
@@ -65,7 +66,7 @@ func TestServeAddressTaken(t *testing.T) {
 // exit code, instead of nil as for a stop by signal.
 func TestServiceWebServerFails(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := migrate.LoadConfig(writeFile(t, dir, "serve.toml", offlineConfig))
+	cfg, err := config.Load(writeFile(t, dir, "serve.toml", offlineConfig))
 	if err != nil {
 		t.Fatalf("LoadConfig() = %v", err)
 	}
@@ -79,7 +80,7 @@ func TestServiceWebServerFails(t *testing.T) {
 		t.Fatalf("net.Listen() = %v", err)
 	}
 	ln.Close() // Serve fails at its first Accept
-	ldapDir := migrate.NewLDAP(cfg.Directory)
+	ldapDir := directory.NewLDAP(cfg.Directory)
 	svc := service{cfg: cfg, store: store, dir: ldapDir, auth: ldapDir, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

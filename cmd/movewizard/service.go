@@ -13,14 +13,16 @@ import (
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/handlers"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/progress"
 	"github.com/movewizard/movewizard/static"
 )
 
 // service is the web UI and the runner over one database, as `serve` and
 // `demo` run them; only the directory and sign-in differ.
 type service struct {
-	cfg   *migrate.Config
+	cfg   *config.Config
 	store *db.DB
 	dir   handlers.Directory
 	auth  handlers.Authenticator
@@ -32,7 +34,7 @@ type service struct {
 // the HTTP server. A stop by ctx is not an error; an HTTP server that fails
 // stops the runner too and is the error run returns.
 func (s service) run(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
-	broker := migrate.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
+	broker := progress.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
 		if jobID == 0 {
 			return s.store.UnfinishedMoves(ctx)
 		}

@@ -1,4 +1,4 @@
-package migrate
+package config
 
 import (
 	"encoding/json"
@@ -7,19 +7,19 @@ import (
 )
 
 // String describes the server without its password.
-func (s ServerConfig) String() string {
+func (s Server) String() string {
 	return fmt.Sprintf("%s %s (tls=%s, home=%s, group=%s, login=%s, admin_user=%s, max_parallel=%d)",
 		s.Name, s.Address, s.TLS, s.Home, s.Group, s.Login, s.AdminUser, s.MaxParallel)
 }
 
 // Format prints String for every verb, so no verb can reach the password.
-func (s ServerConfig) Format(f fmt.State, _ rune) {
+func (s Server) Format(f fmt.State, _ rune) {
 	// fmt.State records write errors itself; Format has no way to return one.
 	fmt.Fprint(f, s.String())
 }
 
 // LogValue implements slog.LogValuer with the password redacted.
-func (s ServerConfig) LogValue() slog.Value {
+func (s Server) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("name", s.Name),
 		slog.String("address", s.Address),
@@ -35,27 +35,27 @@ func (s ServerConfig) LogValue() slog.Value {
 }
 
 // MarshalJSON encodes the server with the password redacted.
-func (s ServerConfig) MarshalJSON() ([]byte, error) {
-	type plain ServerConfig // without methods, so Marshal does not recurse
+func (s Server) MarshalJSON() ([]byte, error) {
+	type plain Server // without methods, so Marshal does not recurse
 	v := plain(s)
 	v.AdminPassword = redact(v.AdminPassword)
 	return json.Marshal(v)
 }
 
 // String describes the directory without its bind password.
-func (d DirectoryConfig) String() string {
+func (d Directory) String() string {
 	return fmt.Sprintf("%s (bind_dn=%s, base_dn=%s, user_filter=%s, home_attribute=%s, admin_group=%s, helpdesk_group=%s)",
 		d.URL, d.BindDN, d.BaseDN, d.UserFilter, d.HomeAttribute, d.AdminGroup, d.HelpdeskGroup)
 }
 
 // Format prints String for every verb, so no verb can reach the password.
-func (d DirectoryConfig) Format(f fmt.State, _ rune) {
+func (d Directory) Format(f fmt.State, _ rune) {
 	// fmt.State records write errors itself; Format has no way to return one.
 	fmt.Fprint(f, d.String())
 }
 
 // LogValue implements slog.LogValuer with the bind password redacted.
-func (d DirectoryConfig) LogValue() slog.Value {
+func (d Directory) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("url", d.URL),
 		slog.String("bind_dn", d.BindDN),
@@ -69,8 +69,8 @@ func (d DirectoryConfig) LogValue() slog.Value {
 }
 
 // MarshalJSON encodes the directory with the bind password redacted.
-func (d DirectoryConfig) MarshalJSON() ([]byte, error) {
-	type plain DirectoryConfig // without methods, so Marshal does not recurse
+func (d Directory) MarshalJSON() ([]byte, error) {
+	type plain Directory // without methods, so Marshal does not recurse
 	v := plain(d)
 	v.BindPassword = redact(v.BindPassword)
 	return json.Marshal(v)

@@ -1,4 +1,4 @@
-package migrate_test
+package progress_test
 
 import (
 	"context"
@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/progress"
 )
 
-// brokerStore is a stand-in for the database: load returns the stored moves
+// memStore is a stand-in for the database: load returns the stored moves
 // of a job, or every unfinished move for job 0, like db.Moves and
 // db.UnfinishedMoves.
-func brokerStore(moves ...model.Move) func(context.Context, int64) ([]model.Move, error) {
+func memStore(moves ...model.Move) func(context.Context, int64) ([]model.Move, error) {
 	return func(ctx context.Context, jobID int64) ([]model.Move, error) {
 		var out []model.Move
 		for _, m := range moves {
@@ -29,25 +29,25 @@ func brokerStore(moves ...model.Move) func(context.Context, int64) ([]model.Move
 	}
 }
 
-// brokerClock is a settable clock for rate tests.
-type brokerClock struct {
+// fakeClock is a settable clock for rate tests.
+type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *brokerClock) now() time.Time {
+func (c *fakeClock) now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *brokerClock) set(d time.Duration) {
+func (c *fakeClock) set(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(d)
 }
 
-func brokerSubscribe(t *testing.T, b *migrate.Broker, jobID int64, buffer int) ([]migrate.Progress, <-chan migrate.Progress) {
+func subscribe(t *testing.T, b *progress.Broker, jobID int64, buffer int) ([]progress.Move, <-chan progress.Move) {
 	t.Helper()
 	snap, ch, cancel, err := b.Subscribe(context.Background(), jobID, buffer)
 	if err != nil {
@@ -57,16 +57,16 @@ func brokerSubscribe(t *testing.T, b *migrate.Broker, jobID int64, buffer int) (
 	return snap, ch
 }
 
-// brokerDrain returns what is buffered in ch without waiting.
-func brokerDrain(ch <-chan migrate.Progress) []migrate.Progress {
-	out, _ := brokerBuffered(ch)
+// drain returns what is buffered in ch without waiting.
+func drain(ch <-chan progress.Move) []progress.Move {
+	out, _ := buffered(ch)
 	return out
 }
 
-// brokerBuffered returns what is buffered in ch without waiting, and whether
+// buffered returns what is buffered in ch without waiting, and whether
 // ch was closed.
-func brokerBuffered(ch <-chan migrate.Progress) ([]migrate.Progress, bool) {
-	var out []migrate.Progress
+func buffered(ch <-chan progress.Move) ([]progress.Move, bool) {
+	var out []progress.Move
 	for {
 		select {
 		case p, ok := <-ch:
@@ -80,8 +80,8 @@ func brokerBuffered(ch <-chan migrate.Progress) ([]migrate.Progress, bool) {
 	}
 }
 
-// brokerKeys summarises progress as "move:state:bytes" for comparisons.
-func brokerKeys(ps []migrate.Progress) []string {
+// keysOf summarises progress as "move:state:bytes" for comparisons.
+func keysOf(ps []progress.Move) []string {
 	var out []string
 	for _, p := range ps {
 		out = append(out, fmt.Sprintf("%d:%s:%d", p.MoveID, p.State, p.BytesDone))
@@ -90,7 +90,7 @@ func brokerKeys(ps []migrate.Progress) []string {
 }
 
 func TestBrokerSnapshot(t *testing.T) {
-	b := migrate.NewBroker(brokerStore(
+	b := progress.NewBroker(memStore(
 		model.Move{ID: 3, JobID: 1, UID: "carol", State: model.MoveQueued},
 		model.Move{ID: 1, JobID: 1, UID: "alice", State: model.MoveQueued},
 		model.Move{ID: 7, JobID: 2, UID: "gus", State: model.MoveRunning, BytesDone: 70},
@@ -114,8 +114,8 @@ func TestBrokerSnapshot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			snap, _ := brokerSubscribe(t, b, tt.jobID, 1)
-			if got := brokerKeys(snap); !slices.Equal(got, tt.want) {
+			snap, _ := subscribe(t, b, tt.jobID, 1)
+			if got := keysOf(snap); !slices.Equal(got, tt.want) {
 				t.Errorf("Subscribe(%d) snapshot = %v, want %v", tt.jobID, got, tt.want)
 			}
 		})
@@ -123,25 +123,25 @@ func TestBrokerSnapshot(t *testing.T) {
 }
 
 func TestBrokerSnapshotThenUpdates(t *testing.T) {
-	b := migrate.NewBroker(nil, nil)
+	b := progress.NewBroker(nil, nil)
 	b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: 1})
-	snap, ch := brokerSubscribe(t, b, 1, 10)
+	snap, ch := subscribe(t, b, 1, 10)
 	b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: 2})
 
-	if got, want := brokerKeys(snap), []string{"1:running:1"}; !slices.Equal(got, want) {
+	if got, want := keysOf(snap), []string{"1:running:1"}; !slices.Equal(got, want) {
 		t.Errorf("Subscribe() snapshot = %v, want %v", got, want)
 	}
 	// The state in the snapshot is not repeated on the channel.
-	if got, want := brokerKeys(brokerDrain(ch)), []string{"1:running:2"}; !slices.Equal(got, want) {
+	if got, want := keysOf(drain(ch)), []string{"1:running:2"}; !slices.Equal(got, want) {
 		t.Errorf("Subscribe() updates = %v, want %v", got, want)
 	}
 }
 
 func TestBrokerRouting(t *testing.T) {
-	b := migrate.NewBroker(nil, nil)
-	_, job1 := brokerSubscribe(t, b, 1, 100)
-	_, job2 := brokerSubscribe(t, b, 2, 100)
-	_, all := brokerSubscribe(t, b, 0, 100)
+	b := progress.NewBroker(nil, nil)
+	_, job1 := subscribe(t, b, 1, 100)
+	_, job2 := subscribe(t, b, 2, 100)
+	_, all := subscribe(t, b, 0, 100)
 	publish := []model.Move{
 		{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: 1},
 		{ID: 3, JobID: 2, State: model.MoveRunning, BytesDone: 1},
@@ -155,7 +155,7 @@ func TestBrokerRouting(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		ch   <-chan migrate.Progress
+		ch   <-chan progress.Move
 		want []string
 	}{
 		{"job 1", job1, []string{"1:running:1", "2:running:1", "1:running:2", "1:done:3"}},
@@ -164,7 +164,7 @@ func TestBrokerRouting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := brokerKeys(brokerDrain(tt.ch)); !slices.Equal(got, tt.want) {
+			if got := keysOf(drain(tt.ch)); !slices.Equal(got, tt.want) {
 				t.Errorf("updates = %v, want %v", got, tt.want)
 			}
 		})
@@ -173,12 +173,12 @@ func TestBrokerRouting(t *testing.T) {
 
 func TestBrokerDropsStalledSubscriber(t *testing.T) {
 	const n = 10000
-	b := migrate.NewBroker(nil, nil)
+	b := progress.NewBroker(nil, nil)
 	_, stalled, cancelStalled, err := b.Subscribe(context.Background(), 1, 2)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v, want nil", err)
 	}
-	_, reader := brokerSubscribe(t, b, 0, n)
+	_, reader := subscribe(t, b, 0, n)
 
 	// Everything runs on this goroutine: had Publish blocked on the stalled
 	// subscriber, this loop would never finish.
@@ -186,7 +186,7 @@ func TestBrokerDropsStalledSubscriber(t *testing.T) {
 		b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: int64(i + 1)})
 	}
 
-	got := brokerDrain(reader)
+	got := drain(reader)
 	if len(got) != n {
 		t.Fatalf("reading subscriber got %d updates, want %d", len(got), n)
 	}
@@ -216,7 +216,7 @@ func TestBrokerDropsStalledSubscriber(t *testing.T) {
 }
 
 func TestBrokerCancel(t *testing.T) {
-	b := migrate.NewBroker(nil, nil)
+	b := progress.NewBroker(nil, nil)
 	_, ch, cancel, err := b.Subscribe(context.Background(), 0, 1)
 	if err != nil {
 		t.Fatalf("Subscribe() = %v, want nil", err)
@@ -242,14 +242,14 @@ func TestBrokerSubscribeErrors(t *testing.T) {
 		load func(context.Context, int64) ([]model.Move, error)
 		want error
 	}{
-		{"cancelled context", cancelled, brokerStore(), context.Canceled},
+		{"cancelled context", cancelled, memStore(), context.Canceled},
 		{"cancelled context without load", cancelled, nil, context.Canceled},
 		{"load fails", context.Background(),
 			func(context.Context, int64) ([]model.Move, error) { return nil, errStore }, errStore},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := migrate.NewBroker(tt.load, nil)
+			b := progress.NewBroker(tt.load, nil)
 			snap, ch, cancel, err := b.Subscribe(tt.ctx, 1, 1)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Subscribe() = %v, want %v", err, tt.want)
@@ -299,14 +299,14 @@ func TestBrokerRate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := &brokerClock{}
-			b := migrate.NewBroker(nil, clock.now)
-			_, ch := brokerSubscribe(t, b, 1, len(tt.pubs))
+			clock := &fakeClock{}
+			b := progress.NewBroker(nil, clock.now)
+			_, ch := subscribe(t, b, 1, len(tt.pubs))
 			for _, p := range tt.pubs {
 				clock.set(p.at)
 				b.Publish(model.Move{ID: 1, JobID: 1, State: p.state, BytesDone: p.done, BytesTotal: p.total})
 			}
-			got := brokerDrain(ch)
+			got := drain(ch)
 			if len(got) != len(tt.pubs) {
 				t.Fatalf("got %d updates, want %d", len(got), len(tt.pubs))
 			}
@@ -325,7 +325,7 @@ func TestBrokerRate(t *testing.T) {
 				t.Errorf("Publish() At = %v, want %v", last.At, want)
 			}
 			// A late subscriber sees the same figures.
-			snap, _ := brokerSubscribe(t, b, 1, 1)
+			snap, _ := subscribe(t, b, 1, 1)
 			if len(snap) != 1 || snap[0] != last {
 				t.Errorf("Subscribe() snapshot = %+v, want [%+v]", snap, last)
 			}
@@ -334,14 +334,14 @@ func TestBrokerRate(t *testing.T) {
 }
 
 func TestBrokerRateExample(t *testing.T) {
-	clock := &brokerClock{}
-	b := migrate.NewBroker(nil, clock.now)
-	_, ch := brokerSubscribe(t, b, 0, 2)
+	clock := &fakeClock{}
+	b := progress.NewBroker(nil, clock.now)
+	_, ch := subscribe(t, b, 0, 2)
 	clock.set(0)
 	b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning, BytesTotal: 3_000_000})
 	clock.set(2 * time.Second)
 	b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: 1_000_000, BytesTotal: 3_000_000})
-	got := brokerDrain(ch)
+	got := drain(ch)
 	if len(got) != 2 {
 		t.Fatalf("got %d updates, want 2", len(got))
 	}
@@ -361,7 +361,7 @@ func TestBrokerConcurrent(t *testing.T) {
 		steps       = 200
 	)
 	jobOf := func(move int64) int64 { return move%3 + 1 }
-	b := migrate.NewBroker(brokerStore(), nil)
+	b := progress.NewBroker(memStore(), nil)
 	var pubs, subs sync.WaitGroup
 	var mu sync.Mutex
 	sawDrop := 0
@@ -399,7 +399,7 @@ func TestBrokerConcurrent(t *testing.T) {
 			}
 			last := map[int64]int64{}
 			finished := 0
-			see := func(p migrate.Progress) {
+			see := func(p progress.Move) {
 				if jobID != 0 && p.JobID != jobID {
 					t.Errorf("subscriber of job %d got move %d of job %d", jobID, p.MoveID, p.JobID)
 				}
@@ -430,7 +430,7 @@ func TestBrokerConcurrent(t *testing.T) {
 				case <-pubsDone:
 					// Every update is buffered by now, so a missed one
 					// shows as an error rather than a hang.
-					rest, closed := brokerBuffered(ch)
+					rest, closed := buffered(ch)
 					for _, p := range rest {
 						see(p)
 					}
@@ -449,7 +449,7 @@ func TestBrokerConcurrent(t *testing.T) {
 	subs.Wait()
 	t.Logf("%d of %d subscribers dropped", sawDrop, subscribers)
 
-	snap, _ := brokerSubscribe(t, b, 0, 1)
+	snap, _ := subscribe(t, b, 0, 1)
 	if len(snap) != publishers {
 		t.Fatalf("Subscribe(0) snapshot has %d moves, want %d", len(snap), publishers)
 	}

@@ -1,4 +1,4 @@
-package migrate
+package config
 
 import (
 	"bytes"
@@ -67,7 +67,7 @@ func edit(t *testing.T, old, new string) string {
 
 func noEnv(string) string { return "" }
 
-// problemCount is the number of problems in an error from ParseConfig or Validate.
+// problemCount is the number of problems in an error from Parse or Validate.
 func problemCount(err error) int {
 	var joined interface{ Unwrap() []error }
 	if errors.As(err, &joined) {
@@ -80,9 +80,9 @@ func problemCount(err error) int {
 }
 
 func TestParseConfigExample(t *testing.T) {
-	got, err := ParseConfig([]byte(exampleConfig), "/etc/movewizard", noEnv)
+	got, err := Parse([]byte(exampleConfig), "/etc/movewizard", noEnv)
 	if err != nil {
-		t.Fatalf("ParseConfig() error = %v", err)
+		t.Fatalf("Parse() error = %v", err)
 	}
 	want := &Config{
 		RetryPatience: 15 * time.Minute,
@@ -90,7 +90,7 @@ func TestParseConfigExample(t *testing.T) {
 		Mode:          ModeNative,
 		MaxParallel:   30,
 		Listen:        "127.0.0.1:8080",
-		Directory: DirectoryConfig{
+		Directory: Directory{
 			URL:           "ldap://127.0.0.1:3389",
 			BindDN:        "cn=admin,dc=example,dc=org",
 			BindPassword:  "bind-s3cret",
@@ -100,7 +100,7 @@ func TestParseConfigExample(t *testing.T) {
 			AdminGroup:    "cn=admins,ou=groups,dc=example,dc=org",
 			HelpdeskGroup: "cn=helpdesk,ou=groups,dc=example,dc=org",
 		},
-		Servers: []ServerConfig{
+		Servers: []Server{
 			{Name: "src", Address: "127.0.0.1:10143", TLS: TLSNone, Home: "src.example.org", Group: "first",
 				Login: LoginSASLPlain, AdminUser: "admin", AdminPassword: "src-s3cret", MaxParallel: 8},
 			{Name: "dst", Address: "127.0.0.1:10993", TLS: TLSImplicit, TLSSkipVerify: true, Home: "dst.example.org",
@@ -111,21 +111,21 @@ func TestParseConfigExample(t *testing.T) {
 	if !reflect.DeepEqual(got.Servers, want.Servers) {
 		for i := range want.Servers {
 			if i < len(got.Servers) && got.Servers[i] != want.Servers[i] {
-				t.Errorf("ParseConfig().Servers[%d] = %+v (password match %t), want %+v",
+				t.Errorf("Parse().Servers[%d] = %+v (password match %t), want %+v",
 					i, got.Servers[i], got.Servers[i].AdminPassword == want.Servers[i].AdminPassword, want.Servers[i])
 			}
 		}
 		if len(got.Servers) != len(want.Servers) {
-			t.Errorf("len(ParseConfig().Servers) = %d, want %d", len(got.Servers), len(want.Servers))
+			t.Errorf("len(Parse().Servers) = %d, want %d", len(got.Servers), len(want.Servers))
 		}
 	}
 	if got.Directory != want.Directory {
-		t.Errorf("ParseConfig().Directory = %v (password match %t), want %v",
+		t.Errorf("Parse().Directory = %v (password match %t), want %v",
 			got.Directory, got.Directory.BindPassword == want.Directory.BindPassword, want.Directory)
 	}
 	got.Servers, want.Servers = nil, nil
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("ParseConfig() = %v, want %v", got, want)
+		t.Errorf("Parse() = %v, want %v", got, want)
 	}
 }
 
@@ -144,9 +144,9 @@ home = "imap.example.org"
 admin_user = "admin"
 admin_password = "y"
 `
-	c, err := ParseConfig([]byte(minimal), "", noEnv)
+	c, err := Parse([]byte(minimal), "", noEnv)
 	if err != nil {
-		t.Fatalf("ParseConfig() error = %v", err)
+		t.Fatalf("Parse() error = %v", err)
 	}
 	checks := []struct {
 		name      string
@@ -169,7 +169,7 @@ admin_password = "y"
 	for _, tc := range checks {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
-				t.Errorf("ParseConfig().%s = %v, want %v", tc.name, tc.got, tc.want)
+				t.Errorf("Parse().%s = %v, want %v", tc.name, tc.got, tc.want)
 			}
 		})
 	}
@@ -233,21 +233,21 @@ func TestParseConfigInvalid(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(edit(t, tc.old, tc.new)), "/etc/movewizard", noEnv)
+			_, err := Parse([]byte(edit(t, tc.old, tc.new)), "/etc/movewizard", noEnv)
 			if err == nil {
-				t.Fatalf("ParseConfig() error = nil, want one mentioning %q", tc.want)
+				t.Fatalf("Parse() error = nil, want one mentioning %q", tc.want)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
-					t.Errorf("ParseConfig() error = %q, want it to contain %q", err, w)
+					t.Errorf("Parse() error = %q, want it to contain %q", err, w)
 				}
 			}
 			if n := problemCount(err); n != 1 {
-				t.Errorf("ParseConfig() reported %d problems, want 1: %q", n, err)
+				t.Errorf("Parse() reported %d problems, want 1: %q", n, err)
 			}
 			for _, secret := range []string{"bind-s3cret", "src-s3cret", "dst-s3cret", "url-s3cret"} {
 				if strings.Contains(err.Error(), secret) {
-					t.Errorf("ParseConfig() error = %q, want no password in it", err)
+					t.Errorf("Parse() error = %q, want no password in it", err)
 				}
 			}
 		})
@@ -256,25 +256,25 @@ func TestParseConfigInvalid(t *testing.T) {
 
 func TestParseConfigUnknownKeyInlineServers(t *testing.T) {
 	const inline = `servers = [{name = "a", adress = "x"}]`
-	_, err := ParseConfig([]byte(inline), "", noEnv)
+	_, err := Parse([]byte(inline), "", noEnv)
 	if err == nil || !strings.Contains(err.Error(), "servers.adress: unknown key") {
-		t.Errorf("ParseConfig() error = %v, want servers.adress: unknown key", err)
+		t.Errorf("Parse() error = %v, want servers.adress: unknown key", err)
 	}
 }
 
 func TestParseConfigMixedGroup(t *testing.T) {
 	mixed := edit(t, `mode = "native"`, `mode = "mixed"`)
-	if _, err := ParseConfig([]byte(mixed), "", noEnv); err != nil {
-		t.Fatalf("ParseConfig(mixed, all groups set) error = %v, want nil", err)
+	if _, err := Parse([]byte(mixed), "", noEnv); err != nil {
+		t.Fatalf("Parse(mixed, all groups set) error = %v, want nil", err)
 	}
 	noGroup := strings.Replace(mixed, `group = "second"`, ``, 1)
-	_, err := ParseConfig([]byte(noGroup), "", noEnv)
+	_, err := Parse([]byte(noGroup), "", noEnv)
 	if err == nil || !strings.Contains(err.Error(), `servers[1].group: required when mode = "mixed"`) {
-		t.Errorf("ParseConfig(mixed, no group) error = %v, want servers[1].group required", err)
+		t.Errorf("Parse(mixed, no group) error = %v, want servers[1].group required", err)
 	}
 	native := strings.Replace(exampleConfig, `group = "second"`, ``, 1)
-	if _, err := ParseConfig([]byte(native), "", noEnv); err != nil {
-		t.Errorf("ParseConfig(native, no group) error = %v, want nil", err)
+	if _, err := Parse([]byte(native), "", noEnv); err != nil {
+		t.Errorf("Parse(native, no group) error = %v, want nil", err)
 	}
 }
 
@@ -282,22 +282,22 @@ func TestParseConfigAllProblemsAtOnce(t *testing.T) {
 	bad := edit(t, `mode = "native"`, `mode = "bogus"`)
 	bad = strings.Replace(bad, `address = "127.0.0.1:10143"`, `address = "nowhere"`, 1)
 	bad = strings.Replace(bad, `tls = "tls"`, `tls = "ssl"`, 1)
-	_, err := ParseConfig([]byte(bad), "", noEnv)
+	_, err := Parse([]byte(bad), "", noEnv)
 	for _, want := range []string{"mode:", "servers[0].address:", "servers[1].tls:"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("ParseConfig() error = %v, want it to contain %q", err, want)
+			t.Errorf("Parse() error = %v, want it to contain %q", err, want)
 		}
 	}
 	if n := problemCount(err); n != 3 {
-		t.Errorf("ParseConfig() reported %d problems, want 3: %v", n, err)
+		t.Errorf("Parse() reported %d problems, want 3: %v", n, err)
 	}
 }
 
 func TestParseConfigNoServers(t *testing.T) {
 	noServers := exampleConfig[:strings.Index(exampleConfig, "[[servers]]")]
-	_, err := ParseConfig([]byte(noServers), "", noEnv)
+	_, err := Parse([]byte(noServers), "", noEnv)
 	if err == nil || !strings.Contains(err.Error(), "servers: at least one") {
-		t.Errorf("ParseConfig() error = %v, want servers: at least one", err)
+		t.Errorf("Parse() error = %v, want servers: at least one", err)
 	}
 }
 
@@ -315,13 +315,13 @@ func TestParseConfigSyntaxErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(edit(t, tc.old, tc.new)), "", noEnv)
+			_, err := Parse([]byte(edit(t, tc.old, tc.new)), "", noEnv)
 			if err == nil {
-				t.Fatalf("ParseConfig() error = nil, want a parse error")
+				t.Fatalf("Parse() error = nil, want a parse error")
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
-					t.Errorf("ParseConfig() error = %q, want it to contain %q", err, w)
+					t.Errorf("Parse() error = %q, want it to contain %q", err, w)
 				}
 			}
 		})
@@ -366,29 +366,29 @@ func TestParseConfigSecrets(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseConfig([]byte(edit(t, tc.old, tc.new)), dir, getenv)
+			c, err := Parse([]byte(edit(t, tc.old, tc.new)), dir, getenv)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("ParseConfig() error = %v, want it to contain %q", err, tc.wantErr)
+					t.Fatalf("Parse() error = %v, want it to contain %q", err, tc.wantErr)
 				}
 				if n := problemCount(err); n != 1 {
-					t.Errorf("ParseConfig() reported %d problems, want 1: %q", n, err)
+					t.Errorf("Parse() reported %d problems, want 1: %q", n, err)
 				}
 				for _, secret := range []string{"bind-s3cret", "src-s3cret", "from-env", "from-file"} {
 					if strings.Contains(err.Error(), secret) {
-						t.Errorf("ParseConfig() error = %q, want no secret in it", err)
+						t.Errorf("Parse() error = %q, want no secret in it", err)
 					}
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("ParseConfig() error = %v", err)
+				t.Fatalf("Parse() error = %v", err)
 			}
 			if got := c.Directory.BindPassword; got != tc.wantBind {
-				t.Errorf("ParseConfig().Directory.BindPassword = %q, want %q", got, tc.wantBind)
+				t.Errorf("Parse().Directory.BindPassword = %q, want %q", got, tc.wantBind)
 			}
 			if got := c.Servers[0].AdminPassword; got != tc.wantAdmin {
-				t.Errorf("ParseConfig().Servers[0].AdminPassword = %q, want %q", got, tc.wantAdmin)
+				t.Errorf("Parse().Servers[0].AdminPassword = %q, want %q", got, tc.wantAdmin)
 			}
 		})
 	}
@@ -409,18 +409,18 @@ func TestParseConfigRelativePaths(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			data := edit(t, `database = "movewizard.db"`, fmt.Sprintf("database = %q\ntls_cert = \"c.pem\"\ntls_key = \"/k.pem\"", tc.database))
-			c, err := ParseConfig([]byte(data), tc.dir, noEnv)
+			c, err := Parse([]byte(data), tc.dir, noEnv)
 			if err != nil {
-				t.Fatalf("ParseConfig() error = %v", err)
+				t.Fatalf("Parse() error = %v", err)
 			}
 			if c.Database != tc.want {
-				t.Errorf("ParseConfig().Database = %q, want %q", c.Database, tc.want)
+				t.Errorf("Parse().Database = %q, want %q", c.Database, tc.want)
 			}
 			if want := filepath.Join(tc.dir, "c.pem"); c.TLSCert != want {
-				t.Errorf("ParseConfig().TLSCert = %q, want %q", c.TLSCert, want)
+				t.Errorf("Parse().TLSCert = %q, want %q", c.TLSCert, want)
 			}
 			if c.TLSKey != "/k.pem" {
-				t.Errorf("ParseConfig().TLSKey = %q, want %q", c.TLSKey, "/k.pem")
+				t.Errorf("Parse().TLSKey = %q, want %q", c.TLSKey, "/k.pem")
 			}
 		})
 	}
@@ -433,29 +433,29 @@ func TestLoadConfig(t *testing.T) {
 	path := filepath.Join(dir, "movewizard.toml")
 	writeFile(t, path, data)
 
-	c, err := LoadConfig(path)
+	c, err := Load(path)
 	if err != nil {
-		t.Fatalf("LoadConfig() error = %v", err)
+		t.Fatalf("Load() error = %v", err)
 	}
 	if want := filepath.Join(dir, "movewizard.db"); c.Database != want {
-		t.Errorf("LoadConfig().Database = %q, want %q", c.Database, want)
+		t.Errorf("Load().Database = %q, want %q", c.Database, want)
 	}
 	if got := c.Servers[0].AdminPassword; got != "file-s3cret" {
-		t.Errorf("LoadConfig().Servers[0].AdminPassword = %q, want %q", got, "file-s3cret")
+		t.Errorf("Load().Servers[0].AdminPassword = %q, want %q", got, "file-s3cret")
 	}
 
 	t.Run("missing file", func(t *testing.T) {
-		_, err := LoadConfig(filepath.Join(dir, "nope.toml"))
+		_, err := Load(filepath.Join(dir, "nope.toml"))
 		if !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("LoadConfig() error = %v, want os.ErrNotExist", err)
+			t.Errorf("Load() error = %v, want os.ErrNotExist", err)
 		}
 	})
 	t.Run("invalid names the file", func(t *testing.T) {
 		bad := filepath.Join(dir, "bad.toml")
 		writeFile(t, bad, edit(t, `mode = "native"`, `mode = "x"`))
-		_, err := LoadConfig(bad)
+		_, err := Load(bad)
 		if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), `mode: "x"`) {
-			t.Errorf("LoadConfig() error = %v, want it to name %s and mode", err, bad)
+			t.Errorf("Load() error = %v, want it to name %s and mode", err, bad)
 		}
 	})
 }
@@ -480,7 +480,7 @@ func TestServerLookup(t *testing.T) {
 	c := mustParse(t, exampleConfig)
 	tests := []struct {
 		name     string
-		lookup   func(string) (ServerConfig, bool)
+		lookup   func(string) (Server, bool)
 		arg      string
 		wantName string
 		wantOK   bool
@@ -514,10 +514,10 @@ admin_password = "x"
 `
 	native := mustParse(t, threeServers)
 	mixed := mustParse(t, strings.Replace(threeServers, `mode = "native"`, `mode = "mixed"`, 1))
-	srv := func(c *Config, name string) ServerConfig {
+	srv := func(c *Config, name string) Server {
 		s, ok := c.Server(name)
 		if !ok {
-			return ServerConfig{Name: name}
+			return Server{Name: name}
 		}
 		return s
 	}
@@ -611,9 +611,9 @@ func TestConfigRedaction(t *testing.T) {
 
 func mustParse(t *testing.T, data string) *Config {
 	t.Helper()
-	c, err := ParseConfig([]byte(data), t.TempDir(), noEnv)
+	c, err := Parse([]byte(data), t.TempDir(), noEnv)
 	if err != nil {
-		t.Fatalf("ParseConfig() error = %v", err)
+		t.Fatalf("Parse() error = %v", err)
 	}
 	return c
 }

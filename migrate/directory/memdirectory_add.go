@@ -1,10 +1,10 @@
-package migrate
+package directory
 
 import "slices"
 
 // AddUser adds u to the directory, replacing an entry with the same DN, so
 // that the demo and tests can add people after start-up.
-func (m *MemDirectory) AddUser(u User) {
+func (m *Mem) AddUser(u User) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	key := normDN(u.DN)

@@ -1,4 +1,4 @@
-package migrate
+package directory
 
 import (
 	"cmp"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/movewizard/movewizard/migrate/config"
 )
 
 // Directory access. Invariants:
@@ -55,28 +56,28 @@ type UserQuery struct {
 
 var (
 	_ Directory = (*LDAP)(nil)
-	_ Directory = (*MemDirectory)(nil)
+	_ Directory = (*Mem)(nil)
 )
 
 // LDAP is a Directory backed by an LDAP server. Each operation uses its own connection:
 // dial, bind as the configured DN, run, close.
 type LDAP struct {
-	cfg      DirectoryConfig
+	cfg      config.Directory
 	filter   string // the user filter, always parenthesised
 	homeAttr string
 }
 
 // NewLDAP returns an LDAP directory for cfg. It does not connect; see Check.
-func NewLDAP(cfg DirectoryConfig) *LDAP {
+func NewLDAP(cfg config.Directory) *LDAP {
 	d := &LDAP{cfg: cfg, filter: cfg.UserFilter, homeAttr: cfg.HomeAttribute}
 	if d.filter == "" {
-		d.filter = DefaultUserFilter
+		d.filter = config.DefaultUserFilter
 	}
 	if !strings.HasPrefix(d.filter, "(") {
 		d.filter = "(" + d.filter + ")"
 	}
 	if d.homeAttr == "" {
-		d.homeAttr = DefaultHomeAttribute
+		d.homeAttr = config.DefaultHomeAttribute
 	}
 	return d
 }
@@ -344,18 +345,18 @@ func planHomeChange(attr string, current []string, from, to string) (old string,
 	return "", false, fmt.Errorf("%s is %s, expected %q: %w", attr, now, from, ErrConflict)
 }
 
-// MemDirectory is an in-memory Directory for the demo and for fast tests, with the
+// Mem is an in-memory Directory for the demo and for fast tests, with the
 // semantics of LDAP. It is safe for concurrent use.
-type MemDirectory struct {
+type Mem struct {
 	mu      sync.Mutex
 	users   []User
 	groups  map[string][]string // lower-case cn -> member uids
 	updates map[string]int      // normalised DN -> successful SetHome changes
 }
 
-// NewMemDirectory returns a directory holding users.
-func NewMemDirectory(users ...User) *MemDirectory {
-	return &MemDirectory{
+// NewMem returns a directory holding users.
+func NewMem(users ...User) *Mem {
+	return &Mem{
 		users:   slices.Clone(users),
 		groups:  map[string][]string{},
 		updates: map[string]int{},
@@ -363,14 +364,14 @@ func NewMemDirectory(users ...User) *MemDirectory {
 }
 
 // SetGroup defines the group cn with these member uids, replacing any earlier members.
-func (m *MemDirectory) SetGroup(cn string, uids ...string) {
+func (m *Mem) SetGroup(cn string, uids ...string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.groups[strings.ToLower(cn)] = slices.Clone(uids)
 }
 
 // Lookup implements Directory. Uids compare case-insensitively, as in LDAP.
-func (m *MemDirectory) Lookup(ctx context.Context, uid string) (User, error) {
+func (m *Mem) Lookup(ctx context.Context, uid string) (User, error) {
 	if err := ctx.Err(); err != nil {
 		return User{}, fmt.Errorf("look up user %q: %w", uid, err)
 	}
@@ -393,7 +394,7 @@ func (m *MemDirectory) Lookup(ctx context.Context, uid string) (User, error) {
 }
 
 // SetHome implements Directory.
-func (m *MemDirectory) SetHome(ctx context.Context, dn, from, to string) error {
+func (m *Mem) SetHome(ctx context.Context, dn, from, to string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("set home of %q: %w", dn, err)
 	}
@@ -421,7 +422,7 @@ func (m *MemDirectory) SetHome(ctx context.Context, dn, from, to string) error {
 }
 
 // Search returns the users matching q, sorted by uid, like LDAP.Search.
-func (m *MemDirectory) Search(ctx context.Context, q UserQuery) ([]User, error) {
+func (m *Mem) Search(ctx context.Context, q UserQuery) ([]User, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("search users %+v: %w", q, err)
 	}
@@ -455,7 +456,7 @@ func (m *MemDirectory) Search(ctx context.Context, q UserQuery) ([]User, error) 
 }
 
 // Updates returns how many SetHome calls changed the home of dn.
-func (m *MemDirectory) Updates(dn string) int {
+func (m *Mem) Updates(dn string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.updates[normDN(dn)]

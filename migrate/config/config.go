@@ -1,4 +1,4 @@
-package migrate
+package config
 
 import (
 	"errors"
@@ -57,12 +57,12 @@ type Config struct {
 	// RetryPatience is how long a move keeps retrying lost connections and
 	// throttling without progress before it fails (retry_patience).
 	RetryPatience time.Duration
-	Directory     DirectoryConfig
-	Servers       []ServerConfig
+	Directory     Directory
+	Servers       []Server
 }
 
-// DirectoryConfig says where the LDAP directory is and how users are found.
-type DirectoryConfig struct {
+// Directory says where the LDAP directory is and how users are found.
+type Directory struct {
 	URL           string // ldap:// or ldaps://
 	BindDN        string
 	BindPassword  string // resolved from bind_password, bind_password_file or bind_password_env
@@ -73,8 +73,8 @@ type DirectoryConfig struct {
 	HelpdeskGroup string // DN of a groupOfNames whose members are helpdesk; may be empty
 }
 
-// ServerConfig is one registered IMAP server.
-type ServerConfig struct {
+// Server is one registered IMAP server.
+type Server struct {
 	Name          string
 	Address       string // host:port
 	TLS           string // TLSNone, TLSStartTLS or TLSImplicit
@@ -130,10 +130,10 @@ type fileServer struct {
 	MaxParallel       int    `toml:"max_parallel"`
 }
 
-// LoadConfig reads, parses and validates the config file at path. Relative
+// Load reads, parses and validates the config file at path. Relative
 // paths in it are relative to the file's directory; secrets may come from
 // the process environment.
-func LoadConfig(path string) (*Config, error) {
+func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
@@ -142,18 +142,18 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load config %s: %w", path, err)
 	}
-	cfg, err := ParseConfig(data, dir, os.Getenv)
+	cfg, err := Parse(data, dir, os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-// ParseConfig parses and validates config file contents. dir is the base of
+// Parse parses and validates config file contents. dir is the base of
 // relative paths (database, tls_cert, tls_key, *_file secrets); getenv
 // resolves *_env secrets and is os.Getenv when nil. All problems are
 // reported at once, joined, each naming its key.
-func ParseConfig(data []byte, dir string, getenv func(string) string) (*Config, error) {
+func Parse(data []byte, dir string, getenv func(string) string) (*Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -196,7 +196,7 @@ func ParseConfig(data []byte, dir string, getenv func(string) string) (*Config, 
 		TLSCert:       relativeTo(dir, fc.TLSCert),
 		TLSKey:        relativeTo(dir, fc.TLSKey),
 		RetryPatience: patience,
-		Directory: DirectoryConfig{
+		Directory: Directory{
 			URL:           fc.Directory.URL,
 			BindDN:        fc.Directory.BindDN,
 			BaseDN:        fc.Directory.BaseDN,
@@ -213,7 +213,7 @@ func ParseConfig(data []byte, dir string, getenv func(string) string) (*Config, 
 	for i, fs := range fc.Servers {
 		// Array-of-tables entries are built fresh by the decoder, so their
 		// defaults are applied here: an empty value means "not given".
-		s := ServerConfig{
+		s := Server{
 			Name:          fs.Name,
 			Address:       fs.Address,
 			TLS:           orDefault(fs.TLS, TLSNone),
@@ -245,29 +245,29 @@ func (c *Config) Validate() error {
 }
 
 // Server returns the server registered under name.
-func (c *Config) Server(name string) (ServerConfig, bool) {
+func (c *Config) Server(name string) (Server, bool) {
 	for _, s := range c.Servers {
 		if s.Name == name {
 			return s, true
 		}
 	}
-	return ServerConfig{}, false
+	return Server{}, false
 }
 
 // ServerByHome returns the server whose Home is home, ignoring case, because
 // directory values are host names that admins do not always type alike.
-func (c *Config) ServerByHome(home string) (ServerConfig, bool) {
+func (c *Config) ServerByHome(home string) (Server, bool) {
 	for _, s := range c.Servers {
 		if strings.EqualFold(s.Home, home) {
 			return s, true
 		}
 	}
-	return ServerConfig{}, false
+	return Server{}, false
 }
 
 // Eligible says whether a move from src to dst is allowed and, if not, why,
 // in a sentence fit for the wizard's greyed-out target list.
-func (c *Config) Eligible(src, dst ServerConfig) (ok bool, reason string) {
+func (c *Config) Eligible(src, dst Server) (ok bool, reason string) {
 	if _, ok := c.Server(src.Name); !ok {
 		return false, fmt.Sprintf("source server %q is not registered", src.Name)
 	}

@@ -1,15 +1,15 @@
-package migrate_test
+package directory_test
 
 import (
 	"testing"
 
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/directory"
 )
 
 func TestMemDirectoryAddUser(t *testing.T) {
-	d := migrate.NewMemDirectory(migrate.User{DN: "uid=a,dc=example", UID: "a", Home: "one"})
-	d.AddUser(migrate.User{DN: "uid=b,dc=example", UID: "b", Name: "Bee", Home: "two"})
-	d.AddUser(migrate.User{DN: "UID=A,DC=example", UID: "a", Home: "three"})
+	d := directory.NewMem(directory.User{DN: "uid=a,dc=example", UID: "a", Home: "one"})
+	d.AddUser(directory.User{DN: "uid=b,dc=example", UID: "b", Name: "Bee", Home: "two"})
+	d.AddUser(directory.User{DN: "UID=A,DC=example", UID: "a", Home: "three"})
 	for _, tc := range []struct{ uid, home string }{{"a", "three"}, {"b", "two"}} {
 		t.Run(tc.uid, func(t *testing.T) {
 			u, err := d.Lookup(t.Context(), tc.uid)

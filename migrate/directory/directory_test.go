@@ -1,4 +1,4 @@
-package migrate_test
+package directory_test
 
 import (
 	"context"
@@ -14,7 +14,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -38,26 +39,26 @@ var testGroups = []testserver.SlapdGroup{
 	{CN: "empty"},
 }
 
-// directory is what both implementations offer.
-type directory interface {
-	migrate.Directory
-	Search(ctx context.Context, q migrate.UserQuery) ([]migrate.User, error)
+// searcher is what both implementations offer.
+type searcher interface {
+	directory.Directory
+	Search(ctx context.Context, q directory.UserQuery) ([]directory.User, error)
 }
 
 // backend is one Directory implementation under test, with a way to observe it.
 type backend struct {
-	dir     directory
+	dir     searcher
 	userDN  func(uid string) string
 	updates func(t *testing.T, dn string) int // modifications the directory received
 	home    func(t *testing.T, dn string) string
 }
 
-// backends returns a fresh real OpenLDAP and a fresh MemDirectory with the same content.
+// backends returns a fresh real OpenLDAP and a fresh Mem with the same content.
 func backends(t *testing.T) map[string]backend {
 	t.Helper()
 	s := testserver.StartSlapd(t, testserver.SlapdOptions{Users: testUsers, Groups: testGroups})
 	ldapBackend := backend{
-		dir:     migrate.NewLDAP(ldapConfig(s)),
+		dir:     directory.NewLDAP(ldapConfig(s)),
 		userDN:  s.UserDN,
 		updates: func(t *testing.T, dn string) int { return s.ModifyCount(t, dn) },
 		home: func(t *testing.T, dn string) string {
@@ -65,11 +66,11 @@ func backends(t *testing.T) map[string]backend {
 		},
 	}
 
-	var users []migrate.User
+	var users []directory.User
 	for _, u := range testUsers {
-		users = append(users, migrate.User{DN: s.UserDN(u.UID), UID: u.UID, Name: u.CN, Mail: u.Mail, Home: u.Home})
+		users = append(users, directory.User{DN: s.UserDN(u.UID), UID: u.UID, Name: u.CN, Mail: u.Mail, Home: u.Home})
 	}
-	mem := migrate.NewMemDirectory(users...)
+	mem := directory.NewMem(users...)
 	for _, g := range testGroups {
 		mem.SetGroup(g.CN, g.Members...)
 	}
@@ -82,7 +83,7 @@ func backends(t *testing.T) map[string]backend {
 				if strings.EqualFold(u.DN, dn) {
 					got, err := mem.Lookup(context.Background(), u.UID)
 					if err != nil {
-						t.Fatalf("MemDirectory.Lookup(%q) = %v", u.UID, err)
+						t.Fatalf("Mem.Lookup(%q) = %v", u.UID, err)
 					}
 					return got.Home
 				}
@@ -94,14 +95,14 @@ func backends(t *testing.T) map[string]backend {
 	return map[string]backend{"ldap": ldapBackend, "mem": memBackend}
 }
 
-func ldapConfig(s *testserver.Slapd) migrate.DirectoryConfig {
-	return migrate.DirectoryConfig{
+func ldapConfig(s *testserver.Slapd) config.Directory {
+	return config.Directory{
 		URL:           s.URL,
 		BindDN:        s.AdminDN,
 		BindPassword:  s.AdminPassword,
 		BaseDN:        s.BaseDN,
-		UserFilter:    migrate.DefaultUserFilter,
-		HomeAttribute: migrate.DefaultHomeAttribute,
+		UserFilter:    config.DefaultUserFilter,
+		HomeAttribute: config.DefaultHomeAttribute,
 	}
 }
 
@@ -110,15 +111,15 @@ func TestDirectoryLookup(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, tc := range []struct {
 				name, uid string
-				want      migrate.User
+				want      directory.User
 				wantErr   error
 			}{
-				{"found", "user001", migrate.User{DN: b.userDN("user001"), UID: "user001", Name: "User One", Mail: "user001@example.org", Home: src}, nil},
-				{"uid case-insensitive", "USER002", migrate.User{DN: b.userDN("user002"), UID: "user002", Name: "Bob Two", Mail: "bob@example.org", Home: src}, nil},
-				{"parentheses escaped", "x(1)", migrate.User{DN: b.userDN("x(1)"), UID: "x(1)", Name: "X One", Home: src}, nil},
-				{"missing", "nobody", migrate.User{}, migrate.ErrNotFound},
-				{"filter injection", "a*)(uid=*", migrate.User{}, migrate.ErrNotFound},
-				{"wildcard", "*", migrate.User{}, migrate.ErrNotFound},
+				{"found", "user001", directory.User{DN: b.userDN("user001"), UID: "user001", Name: "User One", Mail: "user001@example.org", Home: src}, nil},
+				{"uid case-insensitive", "USER002", directory.User{DN: b.userDN("user002"), UID: "user002", Name: "Bob Two", Mail: "bob@example.org", Home: src}, nil},
+				{"parentheses escaped", "x(1)", directory.User{DN: b.userDN("x(1)"), UID: "x(1)", Name: "X One", Home: src}, nil},
+				{"missing", "nobody", directory.User{}, directory.ErrNotFound},
+				{"filter injection", "a*)(uid=*", directory.User{}, directory.ErrNotFound},
+				{"wildcard", "*", directory.User{}, directory.ErrNotFound},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					got, err := b.dir.Lookup(context.Background(), tc.uid)
@@ -138,11 +139,11 @@ func TestLDAPLookupUserFilter(t *testing.T) {
 	s := testserver.StartSlapd(t, testserver.SlapdOptions{Users: testUsers})
 	cfg := ldapConfig(s)
 	cfg.UserFilter = "mail=*@example.org" // without parentheses, as people write it
-	d := migrate.NewLDAP(cfg)
+	d := directory.NewLDAP(cfg)
 	if _, err := d.Lookup(context.Background(), "user001"); err != nil {
 		t.Errorf("Lookup(user001) = %v, want nil", err)
 	}
-	if _, err := d.Lookup(context.Background(), "user003"); !errors.Is(err, migrate.ErrNotFound) {
+	if _, err := d.Lookup(context.Background(), "user003"); !errors.Is(err, directory.ErrNotFound) {
 		t.Errorf("Lookup(user003) outside the filter = %v, want ErrNotFound", err)
 	}
 }
@@ -162,7 +163,7 @@ func TestDirectorySetHome(t *testing.T) {
 				{name: "already target", uid: "user002", from: "old.example.org", to: "SRC.example.org", calls: 1, wantUpdates: 0, wantHome: src},
 				{name: "case-insensitive from", uid: "a", from: "SRC.EXAMPLE.ORG", to: dst, calls: 1, wantUpdates: 1, wantHome: dst},
 				{name: "conflict", uid: "user003", from: src, to: "new.example.org", calls: 1,
-					wantErr: migrate.ErrConflict, wantErrText: dst, wantUpdates: 0, wantHome: dst},
+					wantErr: directory.ErrConflict, wantErrText: dst, wantUpdates: 0, wantHome: dst},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					dn := b.userDN(tc.uid)
@@ -185,7 +186,7 @@ func TestDirectorySetHome(t *testing.T) {
 			}
 			t.Run("missing entry", func(t *testing.T) {
 				err := b.dir.SetHome(context.Background(), b.userDN("ghost"), src, dst)
-				if !errors.Is(err, migrate.ErrNotFound) {
+				if !errors.Is(err, directory.ErrNotFound) {
 					t.Errorf("SetHome(ghost) = %v, want ErrNotFound", err)
 				}
 			})
@@ -215,7 +216,7 @@ func TestDirectorySetHomeRace(t *testing.T) {
 					t.Errorf("SetHome() to host%d and host%d both = nil, want one ErrConflict", winner, i)
 				case err == nil:
 					winner = i
-				case !errors.Is(err, migrate.ErrConflict):
+				case !errors.Is(err, directory.ErrConflict):
 					t.Errorf("SetHome() to host%d = %v, want nil or ErrConflict", i, err)
 				}
 			}
@@ -234,24 +235,24 @@ func TestDirectorySearch(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, tc := range []struct {
 				name    string
-				q       migrate.UserQuery
+				q       directory.UserQuery
 				want    []string // uids, sorted
 				wantErr error
 			}{
-				{name: "everybody", q: migrate.UserQuery{}, want: []string{"a", "user001", "user002", "user003", "x(1)"}},
-				{name: "text in cn", q: migrate.UserQuery{Text: "one"}, want: []string{"user001", "x(1)"}},
-				{name: "text in mail, other case", q: migrate.UserQuery{Text: "OTHER.org"}, want: []string{"user003"}},
-				{name: "text in uid", q: migrate.UserQuery{Text: "er00"}, want: []string{"user001", "user002", "user003"}},
-				{name: "text escaped", q: migrate.UserQuery{Text: "*"}, want: nil},
-				{name: "text with parenthesis", q: migrate.UserQuery{Text: "x(1"}, want: []string{"x(1)"}},
-				{name: "group", q: migrate.UserQuery{Group: "wave1"}, want: []string{"user001", "user002"}},
-				{name: "group and text", q: migrate.UserQuery{Group: "wave1", Text: "bob"}, want: []string{"user002"}},
-				{name: "group without users", q: migrate.UserQuery{Group: "empty"}, want: nil},
-				{name: "missing group", q: migrate.UserQuery{Group: "nope"}, wantErr: migrate.ErrNotFound},
-				{name: "home", q: migrate.UserQuery{Home: "DST.example.org"}, want: []string{"user003"}},
-				{name: "home escaped", q: migrate.UserQuery{Home: "*"}, want: nil},
-				{name: "home and group", q: migrate.UserQuery{Home: src, Group: "wave1", Text: "user001"}, want: []string{"user001"}},
-				{name: "limit with group", q: migrate.UserQuery{Group: "wave1", Limit: 1}, want: []string{"user001"}},
+				{name: "everybody", q: directory.UserQuery{}, want: []string{"a", "user001", "user002", "user003", "x(1)"}},
+				{name: "text in cn", q: directory.UserQuery{Text: "one"}, want: []string{"user001", "x(1)"}},
+				{name: "text in mail, other case", q: directory.UserQuery{Text: "OTHER.org"}, want: []string{"user003"}},
+				{name: "text in uid", q: directory.UserQuery{Text: "er00"}, want: []string{"user001", "user002", "user003"}},
+				{name: "text escaped", q: directory.UserQuery{Text: "*"}, want: nil},
+				{name: "text with parenthesis", q: directory.UserQuery{Text: "x(1"}, want: []string{"x(1)"}},
+				{name: "group", q: directory.UserQuery{Group: "wave1"}, want: []string{"user001", "user002"}},
+				{name: "group and text", q: directory.UserQuery{Group: "wave1", Text: "bob"}, want: []string{"user002"}},
+				{name: "group without users", q: directory.UserQuery{Group: "empty"}, want: nil},
+				{name: "missing group", q: directory.UserQuery{Group: "nope"}, wantErr: directory.ErrNotFound},
+				{name: "home", q: directory.UserQuery{Home: "DST.example.org"}, want: []string{"user003"}},
+				{name: "home escaped", q: directory.UserQuery{Home: "*"}, want: nil},
+				{name: "home and group", q: directory.UserQuery{Home: src, Group: "wave1", Text: "user001"}, want: []string{"user001"}},
+				{name: "limit with group", q: directory.UserQuery{Group: "wave1", Limit: 1}, want: []string{"user001"}},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					got, err := b.dir.Search(context.Background(), tc.q)
@@ -264,7 +265,7 @@ func TestDirectorySearch(t *testing.T) {
 				})
 			}
 			t.Run("limit", func(t *testing.T) {
-				got, err := b.dir.Search(context.Background(), migrate.UserQuery{Text: "user", Limit: 2})
+				got, err := b.dir.Search(context.Background(), directory.UserQuery{Text: "user", Limit: 2})
 				if err != nil {
 					t.Fatalf("Search(limit 2) = %v", err)
 				}
@@ -273,8 +274,8 @@ func TestDirectorySearch(t *testing.T) {
 				}
 			})
 			t.Run("user fields", func(t *testing.T) {
-				got, err := b.dir.Search(context.Background(), migrate.UserQuery{Text: "carol"})
-				want := []migrate.User{{DN: b.userDN("user003"), UID: "user003", Name: "Carol Three", Mail: "carol@other.org", Home: dst}}
+				got, err := b.dir.Search(context.Background(), directory.UserQuery{Text: "carol"})
+				want := []directory.User{{DN: b.userDN("user003"), UID: "user003", Name: "Carol Three", Mail: "carol@other.org", Home: dst}}
 				if err != nil || !slices.Equal(got, want) {
 					t.Errorf("Search(carol) = %+v, %v, want %+v, nil", got, err, want)
 				}
@@ -283,7 +284,7 @@ func TestDirectorySearch(t *testing.T) {
 	}
 }
 
-func uidsOf(users []migrate.User) []string {
+func uidsOf(users []directory.User) []string {
 	var uids []string
 	for _, u := range users {
 		uids = append(uids, u.UID)
@@ -344,7 +345,7 @@ func TestLDAPContextAbortsRequest(t *testing.T) {
 		}
 	})
 
-	d := migrate.NewLDAP(migrate.DirectoryConfig{URL: "ldap://" + l.Addr().String(), BindDN: "cn=admin,dc=example,dc=org",
+	d := directory.NewLDAP(config.Directory{URL: "ldap://" + l.Addr().String(), BindDN: "cn=admin,dc=example,dc=org",
 		BindPassword: "adminpw", BaseDN: "dc=example,dc=org"})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -358,25 +359,25 @@ func TestLDAPCheck(t *testing.T) {
 	unused := testserver.FreePort(t)
 	for _, tc := range []struct {
 		name     string
-		change   func(*migrate.DirectoryConfig)
+		change   func(*config.Directory)
 		wantCode uint16 // 0: no error
 		wantText string
 	}{
-		{"ok", func(*migrate.DirectoryConfig) {}, 0, ""},
-		{"user bind ok", func(c *migrate.DirectoryConfig) {
+		{"ok", func(*config.Directory) {}, 0, ""},
+		{"user bind ok", func(c *config.Directory) {
 			c.BindDN, c.BindPassword = s.UserDN("user001"), "pw-user001"
 		}, 0, ""},
-		{"wrong password", func(c *migrate.DirectoryConfig) { c.BindPassword = "wrong" },
+		{"wrong password", func(c *config.Directory) { c.BindPassword = "wrong" },
 			ldap.LDAPResultInvalidCredentials, "invalid credentials"},
-		{"unreachable", func(c *migrate.DirectoryConfig) { c.URL = fmt.Sprintf("ldap://127.0.0.1:%d", unused) },
+		{"unreachable", func(c *config.Directory) { c.URL = fmt.Sprintf("ldap://127.0.0.1:%d", unused) },
 			ldap.ErrorNetwork, "connect to"},
-		{"base DN missing", func(c *migrate.DirectoryConfig) { c.BaseDN = "dc=nowhere,dc=org" },
+		{"base DN missing", func(c *config.Directory) { c.BaseDN = "dc=nowhere,dc=org" },
 			ldap.LDAPResultNoSuchObject, "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := ldapConfig(s)
 			tc.change(&cfg)
-			err := migrate.NewLDAP(cfg).Check(context.Background())
+			err := directory.NewLDAP(cfg).Check(context.Background())
 			if tc.wantCode == 0 {
 				if err != nil {
 					t.Fatalf("Check() = %v, want nil", err)

@@ -1,4 +1,4 @@
-package migrate
+package progress
 
 import (
 	"cmp"
@@ -14,20 +14,20 @@ import (
 
 // The broker fans committed move states out to in-process subscribers (the
 // SSE endpoint, the CLI printer). It holds state, not a log: only the latest
-// Progress per move is kept, so a late subscriber gets a snapshot and then
+// state per move is kept, so a late subscriber gets a snapshot and then
 // live updates, and memory stays bounded by the number of moves.
 //
 // A move must never wait for a browser, so Publish never blocks: a subscriber
 // whose buffer is full is closed and forgotten, and is expected to subscribe
 // again (an SSE client reconnects and gets a fresh snapshot).
 
-// brokerRateWindow is the time constant of the rate's exponential moving
+// rateWindow is the time constant of the rate's exponential moving
 // average: a sample's weight halves in about 0.7 of it. Long enough to smooth
 // the bursts of chunked APPENDs, short enough to follow a change of pace.
-const brokerRateWindow = 10 * time.Second
+const rateWindow = 10 * time.Second
 
-// Progress is one move's state as subscribers see it.
-type Progress struct {
+// Move is one move's state as subscribers see it.
+type Move struct {
 	MoveID, JobID                              int64
 	UID, Folder                                string
 	State                                      model.MoveState
@@ -55,23 +55,23 @@ type Broker struct {
 	// a snapshot and its subscription atomic; they never block (select with
 	// default), so holding it is short.
 	mu      sync.Mutex
-	moves   map[int64]*brokerMove
-	subs    map[*brokerSub]struct{}
+	moves   map[int64]*moveEntry
+	subs    map[*subscriber]struct{}
 	dropped int
 }
 
-// brokerMove is the latest published state of one move plus the sample the
+// moveEntry is the latest published state of one move plus the sample the
 // next rate measurement starts from.
-type brokerMove struct {
-	p         Progress
+type moveEntry struct {
+	p         Move
 	baseBytes int64
 	baseAt    time.Time
 	running   bool // base is a sample of a running move
 }
 
-type brokerSub struct {
+type subscriber struct {
 	jobID  int64 // 0: every job
-	ch     chan Progress
+	ch     chan Move
 	closed bool
 }
 
@@ -83,7 +83,7 @@ func NewBroker(load func(ctx context.Context, jobID int64) ([]model.Move, error)
 	if now == nil {
 		now = time.Now
 	}
-	return &Broker{load: load, now: now, moves: map[int64]*brokerMove{}, subs: map[*brokerSub]struct{}{}}
+	return &Broker{load: load, now: now, moves: map[int64]*moveEntry{}, subs: map[*subscriber]struct{}{}}
 }
 
 // Publish records m's state, computing Rate and ETA from this move's earlier
@@ -95,10 +95,10 @@ func (b *Broker) Publish(m model.Move) {
 	defer b.mu.Unlock()
 	bm := b.moves[m.ID]
 	if bm == nil {
-		bm = &brokerMove{}
+		bm = &moveEntry{}
 		b.moves[m.ID] = bm
 	}
-	p := brokerProgress(m)
+	p := fromModel(m)
 	p.At = b.now()
 	bm.update(&p)
 	bm.p = p
@@ -117,7 +117,7 @@ func (b *Broker) Publish(m model.Move) {
 
 // update sets p's Rate and ETA from the previous sample and makes p the
 // next sample.
-func (bm *brokerMove) update(p *Progress) {
+func (bm *moveEntry) update(p *Move) {
 	if p.State != model.MoveRunning {
 		bm.running = false
 		return
@@ -136,7 +136,7 @@ func (bm *brokerMove) update(p *Progress) {
 		} else {
 			// Weight by elapsed time, so frequent small publishes do not
 			// drown out the history.
-			alpha := 1 - math.Exp(-dt/brokerRateWindow.Seconds())
+			alpha := 1 - math.Exp(-dt/rateWindow.Seconds())
 			rate += alpha * (inst - rate)
 		}
 		bm.baseBytes, bm.baseAt = p.BytesDone, p.At
@@ -145,13 +145,13 @@ func (bm *brokerMove) update(p *Progress) {
 	// the old base until it moves.
 	p.Rate = rate
 	if left := p.BytesTotal - p.BytesDone; rate > 0 && left > 0 {
-		p.ETA = brokerDuration(float64(left) / rate)
+		p.ETA = durationOf(float64(left) / rate)
 	}
 }
 
-// brokerDuration converts seconds to a Duration, saturating rather than
+// seconds converts seconds to a Duration, saturating rather than
 // overflowing for an absurdly slow rate.
-func brokerDuration(seconds float64) time.Duration {
+func durationOf(seconds float64) time.Duration {
 	if seconds >= float64(math.MaxInt64)/float64(time.Second) {
 		return math.MaxInt64
 	}
@@ -167,7 +167,7 @@ func brokerDuration(seconds float64) time.Duration {
 // cancel unsubscribes and closes the channel; it may be called more than
 // once, also after the broker dropped the subscriber for being slow. A
 // closed channel the caller did not cancel means it was dropped.
-func (b *Broker) Subscribe(ctx context.Context, jobID int64, buffer int) (snapshot []Progress, updates <-chan Progress, cancel func(), err error) {
+func (b *Broker) Subscribe(ctx context.Context, jobID int64, buffer int) (snapshot []Move, updates <-chan Move, cancel func(), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, nil, fmt.Errorf("subscribe to job %d: %w", jobID, err)
 	}
@@ -180,7 +180,7 @@ func (b *Broker) Subscribe(ctx context.Context, jobID int64, buffer int) (snapsh
 			return nil, nil, nil, fmt.Errorf("subscribe to job %d: load moves: %w", jobID, err)
 		}
 	}
-	s := &brokerSub{jobID: jobID, ch: make(chan Progress, max(buffer, 1))}
+	s := &subscriber{jobID: jobID, ch: make(chan Move, max(buffer, 1))}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -193,11 +193,11 @@ func (b *Broker) Subscribe(ctx context.Context, jobID int64, buffer int) (snapsh
 	}
 	for _, m := range stored {
 		if !seen[m.ID] && (jobID == 0 || m.JobID == jobID) {
-			snapshot = append(snapshot, brokerProgress(m))
+			snapshot = append(snapshot, fromModel(m))
 			seen[m.ID] = true
 		}
 	}
-	slices.SortFunc(snapshot, func(x, y Progress) int { return cmp.Compare(x.MoveID, y.MoveID) })
+	slices.SortFunc(snapshot, func(x, y Move) int { return cmp.Compare(x.MoveID, y.MoveID) })
 	b.subs[s] = struct{}{}
 	cancel = func() {
 		b.mu.Lock()
@@ -208,7 +208,7 @@ func (b *Broker) Subscribe(ctx context.Context, jobID int64, buffer int) (snapsh
 }
 
 // removeLocked closes and forgets s once; b.mu must be held.
-func (b *Broker) removeLocked(s *brokerSub) {
+func (b *Broker) removeLocked(s *subscriber) {
 	if s.closed {
 		return
 	}
@@ -224,9 +224,9 @@ func (b *Broker) Dropped() int {
 	return b.dropped
 }
 
-// brokerProgress is m's state without rate, ETA or publish time.
-func brokerProgress(m model.Move) Progress {
-	return Progress{
+// fromModel is m's state without rate, ETA or publish time.
+func fromModel(m model.Move) Move {
+	return Move{
 		MoveID: m.ID, JobID: m.JobID,
 		UID: m.UID, State: m.State, Phase: m.Phase, Folder: m.CurrentFolder,
 		MsgsDone: m.MsgsDone, MsgsTotal: m.MsgsTotal, BytesDone: m.BytesDone, BytesTotal: m.BytesTotal,

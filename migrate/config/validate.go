@@ -1,4 +1,4 @@
-package migrate
+package config
 
 import (
 	"errors"
@@ -128,7 +128,7 @@ func (c *Config) validate(p *problems) {
 	}
 }
 
-func (d DirectoryConfig) validate(p *problems) {
+func (d Directory) validate(p *problems) {
 	if d.URL == "" {
 		p.addf("directory.url", "required")
 	} else if strings.Contains(d.URL, "@") {
@@ -168,7 +168,7 @@ func checkDN(p *problems, key, dn string, required bool) {
 	}
 }
 
-func (s ServerConfig) validate(p *problems, key, mode string) {
+func (s Server) validate(p *problems, key, mode string) {
 	if !serverNameRE.MatchString(s.Name) {
 		p.addf(key+".name", "%q must be non-empty and only contain A-Z, a-z, 0-9, '.', '_' and '-'", s.Name)
 	}
