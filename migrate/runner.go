@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -36,9 +37,8 @@ type Runner struct {
 	// it (schedules, control actions from another process). Default 1s.
 	Poll time.Duration
 
-	mu      sync.Mutex
-	running map[int64]*slot // move id -> slot
-	wake    chan struct{}
+	// Owned by the scheduling loop (one goroutine), never locked:
+	//
 	// sources caches the source server of queued moves, so that a move
 	// waiting for a cap is not looked up in the directory every round.
 	sources map[int64]string
@@ -46,6 +46,13 @@ type Runner struct {
 	// lastRound when that was; see publishOutside.
 	seen      map[int64]model.MoveState
 	lastRound time.Time
+
+	// Shared between the loop and the move goroutines, guarded by mu, which
+	// is only ever held to read or change these fields: never across a
+	// database, directory or network call.
+	mu      sync.Mutex
+	running map[int64]slot // move id -> slot; the loop adds, a move's goroutine removes
+	wake    chan struct{}
 	// held are moves that stopped because the job store failed, with the
 	// time they may start again: a full disk is not retried every round.
 	held map[int64]time.Time
@@ -68,7 +75,7 @@ func (rn *Runner) init() {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	if rn.running == nil {
-		rn.running = map[int64]*slot{}
+		rn.running = map[int64]slot{}
 		rn.wake = make(chan struct{}, 1)
 		rn.sources = map[int64]string{}
 	}
@@ -169,6 +176,10 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 	if err != nil {
 		return 0, err
 	}
+	unfinished := make(map[int64]bool, len(moves))
+	for _, m := range moves {
+		unfinished[m.ID] = true
+	}
 	if err := rn.publishOutside(ctx, moves); err != nil {
 		return 0, err
 	}
@@ -203,21 +214,31 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 		}
 	}
 	pending := 0
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
 	for _, id := range order {
 		j := jobs[id]
 		if j.CancelAfterHours > 0 && !j.StartedAt.IsZero() && now.Sub(j.StartedAt) > time.Duration(j.CancelAfterHours)*time.Hour {
 			rn.cancelOverdue(ctx, j, byJob[id])
 		}
 	}
+	for id := range rn.sources {
+		if _, ok := unfinished[id]; !ok {
+			delete(rn.sources, id) // started and finished: not needed again
+		}
+	}
+	// What runs now, copied: the caps are checked against this copy, which
+	// can only over-count (a move that finished meanwhile wakes the loop for
+	// another round), and the loop adds what it starts.
+	rn.mu.Lock()
+	running := maps.Clone(rn.running)
+	held := maps.Clone(rn.held)
+	rn.mu.Unlock()
 	// Running moves first (resumed after a restart), then queued ones,
 	// round-robin across jobs, oldest job first.
 	for _, state := range []model.MoveState{model.MoveRunning, model.MoveQueued} {
 		queues := map[int64][]model.Move{}
 		for _, id := range order {
 			for _, m := range byJob[id] {
-				if m.State == state && rn.running[m.ID] == nil && !now.Before(rn.held[m.ID]) {
+				if _, runs := running[m.ID]; m.State == state && !runs && !now.Before(held[m.ID]) {
 					queues[id] = append(queues[id], m)
 					pending++
 				}
@@ -235,9 +256,9 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 					continue // not yet
 				}
 				m := q[0]
-				// The list was read before taking rn.mu: a move that just
-				// finished (and left rn.running) may still show as running.
-				// Its committed state decides.
+				// The list was read before the copy of rn.running: a move
+				// that just finished (and left it) may still show as
+				// running. Its committed state decides.
 				fresh, err := rn.DB.Move(ctx, m.ID)
 				if err != nil {
 					return pending, err
@@ -249,13 +270,13 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 					continue
 				}
 				m = fresh
-				if !rn.admit(ctx, j, &m) {
+				if !rn.admit(ctx, j, &m, running) {
 					continue // this job's next move must wait for a cap
 				}
 				queues[id] = q[1:]
 				pending--
 				progress = true
-				rn.start(ctx, j, m, wg)
+				running[m.ID] = rn.start(ctx, j, m, wg)
 			}
 		}
 	}
@@ -271,17 +292,18 @@ func (rn *Runner) publishOutside(ctx context.Context, unfinished []model.Move) e
 	publish := rn.Mover.Progress
 	now := rn.Mover.now()
 	rn.mu.Lock()
+	running := maps.Clone(rn.running)
+	rn.mu.Unlock()
 	prev, since := rn.seen, rn.lastRound
 	seen := make(map[int64]model.MoveState, len(unfinished))
 	var changed []model.Move
 	for _, m := range unfinished {
 		seen[m.ID] = m.State
-		if prev[m.ID] != m.State && rn.running[m.ID] == nil {
+		if _, runs := running[m.ID]; prev[m.ID] != m.State && !runs {
 			changed = append(changed, m)
 		}
 	}
 	rn.seen, rn.lastRound = seen, now
-	rn.mu.Unlock()
 	if publish == nil {
 		return nil
 	}
@@ -299,16 +321,16 @@ func (rn *Runner) publishOutside(ctx context.Context, unfinished []model.Move) e
 	return nil
 }
 
-// admit checks the caps for m (under rn.mu), resolving its source server
-// from the directory if it is not known yet.
-func (rn *Runner) admit(ctx context.Context, j model.Job, m *model.Move) bool {
+// admit checks the caps for m against running (the loop's copy), resolving
+// its source server from the directory if it is not known yet.
+func (rn *Runner) admit(ctx context.Context, j model.Job, m *model.Move, running map[int64]slot) bool {
 	cfg := rn.Mover.Config
-	if cfg.MaxParallel > 0 && len(rn.running) >= cfg.MaxParallel {
+	if cfg.MaxParallel > 0 && len(running) >= cfg.MaxParallel {
 		return false
 	}
 	inJob := 0
 	perServer := map[string]int{}
-	for _, s := range rn.running {
+	for _, s := range running {
 		if s.jobID == j.ID {
 			inJob++
 		}
@@ -340,11 +362,14 @@ func (rn *Runner) admit(ctx context.Context, j model.Job, m *model.Move) bool {
 	return true
 }
 
-// start runs one move in its own goroutine (under rn.mu).
-func (rn *Runner) start(ctx context.Context, j model.Job, m model.Move, wg *sync.WaitGroup) {
+// start runs one move in its own goroutine and returns its slot.
+func (rn *Runner) start(ctx context.Context, j model.Job, m model.Move, wg *sync.WaitGroup) slot {
 	mctx, cancel := context.WithCancel(ctx)
-	rn.running[m.ID] = &slot{jobID: j.ID, src: m.Source, dst: m.Target, cancel: cancel}
+	sl := slot{jobID: j.ID, src: m.Source, dst: m.Target, cancel: cancel}
+	rn.mu.Lock()
+	rn.running[m.ID] = sl
 	delete(rn.held, m.ID)
+	rn.mu.Unlock()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -359,7 +384,6 @@ func (rn *Runner) start(ctx context.Context, j model.Job, m model.Move, wg *sync
 		}
 		rn.mu.Lock()
 		delete(rn.running, m.ID)
-		delete(rn.sources, m.ID)
 		if stopped {
 			if rn.held == nil {
 				rn.held = map[int64]time.Time{}
@@ -375,6 +399,7 @@ func (rn *Runner) start(ctx context.Context, j model.Job, m model.Move, wg *sync
 		}
 		rn.Wake()
 	}()
+	return sl
 }
 
 // cancelOverdue requests cancellation of a job's unfinished moves once its

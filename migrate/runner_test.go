@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
@@ -306,5 +307,56 @@ func TestRunnerUserInOneUnfinishedMove(t *testing.T) {
 	var held *db.HeldError
 	if !errorsAs(err, &held) || held.JobID != j.ID {
 		t.Fatalf("second CreateJob() = %v, want HeldError naming job %d", err, j.ID)
+	}
+}
+
+// gatedDirectory blocks every Lookup until release is closed, and says on
+// entered when the first one began.
+type gatedDirectory struct {
+	directory.Directory
+	once    *sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (d gatedDirectory) Lookup(ctx context.Context, uid string) (directory.User, error) {
+	d.once.Do(func() { close(d.entered) })
+	<-d.release
+	return d.Directory.Lookup(ctx, uid)
+}
+
+// TestRunnerNoLockAcrossDirectory: while the scheduler waits for the
+// directory (to find a queued move's source server), the runner's state
+// stays readable: /healthz (Running) and finishing moves take the same
+// lock, so a slow directory must not stall them. Before, schedule held the
+// lock across the lookup and this test hung in Running.
+func TestRunnerNoLockAcrossDirectory(t *testing.T) {
+	ctx := context.Background()
+	e := newMemEnv(t, '/', '/', "alice")
+	j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gd := gatedDirectory{Directory: e.dir, once: &sync.Once{}, entered: make(chan struct{}), release: make(chan struct{})}
+	mv := e.mover()
+	mv.Dir = gd
+	rn := &migrate.Runner{Mover: mv, DB: e.db}
+	done := make(chan error, 1)
+	var moves []model.Move
+	go func() {
+		var err error
+		moves, err = rn.RunJobs(ctx, j.ID)
+		done <- err
+	}()
+	<-gd.entered
+	if n := rn.Running(); n != 0 {
+		t.Errorf("Running() while the first lookup waits = %d, want 0", n)
+	}
+	close(gd.release)
+	if err := <-done; err != nil {
+		t.Fatalf("RunJobs() = %v", err)
+	}
+	if len(moves) != 1 || moves[0].State != model.MoveDone {
+		t.Fatalf("moves = %+v, want alice done", moves)
 	}
 }
