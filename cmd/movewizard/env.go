@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/handlers/app"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/directory"
@@ -64,13 +65,8 @@ func (e *env) Close() {
 	e.release()
 }
 
-func (e *env) mover() *migrate.Mover { return newMover(e.cfg, e.dir, e.db, e.log, e.progress, e.crash) }
-
-// newMover is the mover every command runs; crash is the crash tests' hook
-// (nil in normal use and for every command but move).
-func newMover(cfg *config.Config, dir directory.Directory, store *db.DB, log *slog.Logger, progress func(model.Move), crash func(string)) *migrate.Mover {
-	return &migrate.Mover{Config: cfg, Dir: dir, DB: store, Log: log, Progress: progress,
-		Patience: cfg.RetryPatience, Crash: crash}
+func (e *env) mover() *migrate.Mover {
+	return app.NewMover(e.cfg, e.dir, e.db, e.log, e.progress, e.crash)
 }
 
 // progress prints one line per state or phase change of a move.

@@ -12,11 +12,8 @@ import (
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/handlers"
-	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/handlers/app"
 	"github.com/movewizard/movewizard/migrate/config"
-	"github.com/movewizard/movewizard/migrate/model"
-	"github.com/movewizard/movewizard/migrate/progress"
-	"github.com/movewizard/movewizard/static"
 )
 
 // service is the web UI and the runner over one database, as `serve` and
@@ -34,17 +31,10 @@ type service struct {
 // the HTTP server. A stop by ctx is not an error; an HTTP server that fails
 // stops the runner too and is the error run returns.
 func (s service) run(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
-	broker := progress.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
-		if jobID == 0 {
-			return s.store.UnfinishedMoves(ctx)
-		}
-		return s.store.Moves(ctx, jobID)
-	}, nil)
-	mover := newMover(s.cfg, s.dir, s.store, s.log, broker.Publish, nil)
-	rn := &migrate.Runner{Mover: mover, DB: s.store, Log: s.log}
-	ui := &handlers.Server{Config: s.cfg, DB: s.store, Dir: s.dir, Auth: s.auth, Runner: rn, Broker: broker,
-		Log: s.log, Assets: static.New(), SecureCookies: tlsConfig != nil}
-	srv := &http.Server{Handler: ui.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
+	a := app.New(app.Options{Config: s.cfg, DB: s.store, Dir: s.dir, Auth: s.auth, Log: s.log,
+		SecureCookies: tlsConfig != nil})
+	rn := a.Runner
+	srv := &http.Server{Handler: a.UI.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 	served := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {
