@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/movewizard/movewizard/db"
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 // copyChunk copies a few hundred messages: one FETCH for flags and dates,
@@ -244,10 +245,13 @@ type refusal struct {
 }
 
 // pipeline waits for APPEND answers in the background so that several
-// APPENDs are in flight, and commits them in batches. Until finish returns
-// it owns r.m.
+// APPENDs are in flight, and commits them in batches. It counts and commits
+// the copies in m, its own copy of the move taken at start; the sender
+// neither reads nor writes the move meanwhile, and finish hands m back
+// (r.m = p.m) once the loop has ended.
 type pipeline struct {
 	r       *run
+	m       model.Move // owned by the loop until finish
 	f       *db.Folder
 	ch      chan pending
 	done    chan struct{}
@@ -267,7 +271,7 @@ type pipeline struct {
 }
 
 func (r *run) startPipeline(ctx context.Context, f *db.Folder) *pipeline {
-	p := &pipeline{r: r, f: f, ch: make(chan pending, r.mv.window()), done: make(chan struct{})}
+	p := &pipeline{r: r, m: r.m, f: f, ch: make(chan pending, r.mv.window()), done: make(chan struct{})}
 	go p.loop(ctx)
 	return p
 }
@@ -287,10 +291,12 @@ func (p *pipeline) refuse(meta msgMeta, err error) {
 	p.mu.Unlock()
 }
 
-// finish waits for every answer and the last commit.
+// finish waits for every answer and the last commit, and gives the move's
+// state, with the copies counted, back to the run.
 func (p *pipeline) finish(ctx context.Context) error {
 	close(p.ch)
 	<-p.done
+	p.r.m = p.m
 	return p.err
 }
 
@@ -306,12 +312,12 @@ func (p *pipeline) loop(ctx context.Context) {
 		if len(batch) == 0 || p.err != nil {
 			return
 		}
-		if err := r.mv.DB.ConfirmCopies(dbctx, p.f.ID, batch, r.m); err != nil {
+		if err := r.mv.DB.ConfirmCopies(dbctx, p.f.ID, batch, p.m); err != nil {
 			p.err = err
 			return
 		}
 		batch, last = batch[:0], time.Now()
-		r.publish()
+		r.publishMove(p.m)
 		r.mv.crash("copy")
 	}
 	for pd := range p.ch {
@@ -327,8 +333,8 @@ func (p *pipeline) loop(ctx context.Context) {
 		case err == nil:
 			batch = append(batch, db.Copy{SourceUID: uint32(pd.meta.uid), TargetUID: uint32(data.UID),
 				State: db.CopyDone, Size: pd.size, SHA256: pd.sum})
-			r.m.MsgsDone++
-			r.m.BytesDone += pd.size
+			p.m.MsgsDone++
+			p.m.BytesDone += pd.size
 		case imapCode(err) == imap.ResponseCodeOverQuota:
 			if p.err == nil {
 				p.err = abandonf("target %s is over quota (folder %q): %v", r.dst.Name, p.f.Target, err)
@@ -347,10 +353,10 @@ func (p *pipeline) loop(ctx context.Context) {
 	// Commit what the target confirmed even after a failure or a shutdown:
 	// those copies are real, and a resume would otherwise have to find them.
 	if len(batch) > 0 {
-		if err := r.mv.DB.ConfirmCopies(dbctx, p.f.ID, batch, r.m); err != nil && p.err == nil {
+		if err := r.mv.DB.ConfirmCopies(dbctx, p.f.ID, batch, p.m); err != nil && p.err == nil {
 			p.err = err
 		} else if err == nil {
-			r.publish()
+			r.publishMove(p.m)
 		}
 	}
 }

@@ -222,8 +222,8 @@ func (p *pipeline) settleBatch(pd pending, cs []db.Copy) []db.Copy {
 			}
 			cs = append(cs, db.Copy{SourceUID: uint32(s.meta.uid), TargetUID: target,
 				State: db.CopyDone, Size: s.size, SHA256: s.sum})
-			r.m.MsgsDone++
-			r.m.BytesDone += s.size
+			p.m.MsgsDone++
+			p.m.BytesDone += s.size
 		}
 	case imapCode(err) == imap.ResponseCodeOverQuota:
 		if p.err == nil {

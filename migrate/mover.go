@@ -204,7 +204,6 @@ type run struct {
 	// failedOnce remembers source reads that failed once (folder\x00uid),
 	// so the next failure of the same item is final.
 	failedOnce map[string]bool
-	lastPub    time.Time
 	live       liveConns
 }
 
@@ -311,10 +310,12 @@ func (r *run) save(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) publish() {
-	r.lastPub = r.mv.now()
+func (r *run) publish() { r.publishMove(r.m) }
+
+// publishMove hands one committed state of the move to the broker.
+func (r *run) publishMove(m model.Move) {
 	if r.mv.Progress != nil {
-		r.mv.Progress(r.m)
+		r.mv.Progress(m)
 	}
 }
 
