@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,19 +56,8 @@ func toProgressJSON(p progress.Move) progressJSON {
 // when the job's state changes. Every connection starts with a fresh
 // snapshot, so a reconnecting browser misses nothing.
 func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "job")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	job, err := s.DB.Job(r.Context(), id)
-	if errors.Is(err, db.ErrNotFound) {
-		http.Error(w, "no such job", http.StatusNotFound)
-		return
-	}
-	if err != nil {
-		s.logger().Error("job events: load job", "job", id, "err", err)
-		http.Error(w, "the server could not load the job", http.StatusInternalServerError)
+	id, job, ok := s.eventsJob(w, r)
+	if !ok {
 		return
 	}
 	flusher, ok := w.(http.Flusher)
@@ -90,49 +80,80 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	// From here on only events are written; errors end the stream.
 
-	states := make(map[int64]model.MoveState, len(snapshot))
-	all := make([]progressJSON, 0, len(snapshot))
-	for _, p := range snapshot {
-		states[p.MoveID] = p.State
-		all = append(all, toProgressJSON(p))
-	}
-	if writeEvent(w, "snapshot", all) != nil || writeEvent(w, "job", newJobStateJSON(job)) != nil {
+	st := &jobStream{s: s, w: w, ctx: r.Context(), id: id, jobState: job.State}
+	if st.sendSnapshot(snapshot, job) != nil {
 		return
 	}
 	flusher.Flush()
-	jobState := job.State
+	st.relay(flusher, updates)
+}
 
-	// sendJobState re-reads the job and sends its state if it changed. The
-	// runner finishes a job after publishing its last move, and cancelling
-	// or retrying changes it without a move event, so it is also polled.
-	sendJobState := func() error {
-		j, err := s.DB.Job(r.Context(), id)
-		if err != nil {
-			if r.Context().Err() == nil {
-				s.logger().Warn("job events: reload job", "job", id, "err", err)
-			}
-			return err
-		}
-		if j.State == jobState {
-			return nil
-		}
-		jobState = j.State
-		return writeEvent(w, "job", newJobStateJSON(j))
+// eventsJob loads the job named in the path, answering the request with
+// the error when there is none; ok is false then.
+func (s *Server) eventsJob(w http.ResponseWriter, r *http.Request) (id int64, job model.Job, ok bool) {
+	id, err := pathID(r, "job")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return 0, model.Job{}, false
 	}
+	job, err = s.DB.Job(r.Context(), id)
+	if errors.Is(err, db.ErrNotFound) {
+		http.Error(w, "no such job", http.StatusNotFound)
+		return 0, model.Job{}, false
+	}
+	if err != nil {
+		s.logger().Error("job events: load job", "job", id, "err", err)
+		http.Error(w, "the server could not load the job", http.StatusInternalServerError)
+		return 0, model.Job{}, false
+	}
+	return id, job, true
+}
+
+// jobStream is one open event stream. It is used by the handler's
+// goroutine only; it remembers what the browser was last told (the job's
+// state and each move's) so that a "job" event is sent only on a change.
+type jobStream struct {
+	s        *Server
+	w        http.ResponseWriter
+	ctx      context.Context // the request's: done when the browser goes away
+	id       int64
+	jobState model.JobState
+	states   map[int64]model.MoveState // by move ID
+}
+
+// sendSnapshot writes every move and the job's state, the starting point
+// that later "move" and "job" events update.
+func (st *jobStream) sendSnapshot(snapshot []progress.Move, job model.Job) error {
+	st.states = make(map[int64]model.MoveState, len(snapshot))
+	all := make([]progressJSON, 0, len(snapshot))
+	for _, p := range snapshot {
+		st.states[p.MoveID] = p.State
+		all = append(all, toProgressJSON(p))
+	}
+	if err := writeEvent(st.w, "snapshot", all); err != nil {
+		return err
+	}
+	return writeEvent(st.w, "job", newJobStateJSON(job))
+}
+
+// relay forwards updates until the browser goes away, a write fails or
+// the broker drops the subscription, with a heartbeat while idle and a
+// poll of the job's state.
+func (st *jobStream) relay(flusher http.Flusher, updates <-chan progress.Move) {
 	heartbeat := time.NewTicker(jobEventsHeartbeat)
 	defer heartbeat.Stop()
 	jobPoll := time.NewTicker(jobEventsJobPoll)
 	defer jobPoll.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-st.ctx.Done():
 			return
 		case <-heartbeat.C:
-			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil {
+			if _, err := io.WriteString(st.w, ": heartbeat\n\n"); err != nil {
 				return
 			}
 		case <-jobPoll.C:
-			if err := sendJobState(); err != nil {
+			if err := st.sendJobState(); err != nil {
 				return
 			}
 		case p, ok := <-updates:
@@ -141,20 +162,44 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 				// reconnects and starts over from a snapshot.
 				return
 			}
-			if writeEvent(w, "move", toProgressJSON(p)) != nil {
+			if err := st.sendMove(p); err != nil {
 				return
-			}
-			// A move's state change may change the job's (started,
-			// finished); re-read it then, not on every byte count.
-			if states[p.MoveID] != p.State {
-				states[p.MoveID] = p.State
-				if err := sendJobState(); err != nil {
-					return
-				}
 			}
 		}
 		flusher.Flush()
 	}
+}
+
+// sendMove writes one move's update. A move's state change may change the
+// job's (started, finished); the job is re-read then, not on every byte
+// count.
+func (st *jobStream) sendMove(p progress.Move) error {
+	if err := writeEvent(st.w, "move", toProgressJSON(p)); err != nil {
+		return err
+	}
+	if st.states[p.MoveID] == p.State {
+		return nil
+	}
+	st.states[p.MoveID] = p.State
+	return st.sendJobState()
+}
+
+// sendJobState re-reads the job and sends its state if it changed. The
+// runner finishes a job after publishing its last move, and cancelling
+// or retrying changes it without a move event, so it is also polled.
+func (st *jobStream) sendJobState() error {
+	j, err := st.s.DB.Job(st.ctx, st.id)
+	if err != nil {
+		if st.ctx.Err() == nil {
+			st.s.logger().Warn("job events: reload job", "job", st.id, "err", err)
+		}
+		return err
+	}
+	if j.State == st.jobState {
+		return nil
+	}
+	st.jobState = j.State
+	return writeEvent(st.w, "job", newJobStateJSON(j))
 }
 
 type jobStateJSON struct {

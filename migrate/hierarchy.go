@@ -178,6 +178,7 @@ type planEntry struct {
 	src    SourceFolder
 	levels []string // source levels
 	use    imap.MailboxAttr
+	chosen bool // the one source folder of its use that keeps it on the target
 }
 
 // PlanHierarchy maps every source folder onto the target, parents before
@@ -190,10 +191,32 @@ type planEntry struct {
 // are joined with the look-alike of the source delimiter ("Archive∕2023").
 // Parents missing from the LIST get no plan: CREATE makes them (RFC 3501 §6.3.3).
 func PlanHierarchy(src []SourceFolder, dst []TargetFolder, srcH, dstH Hierarchy) (plans []FolderPlan, skipped []SkippedFolder, err error) {
+	entries, skipped, err := planEntries(src, srcH)
+	if err != nil {
+		return nil, nil, err
+	}
+	sep := lookAlike(srcH.Delim)
+	existing, dstUse := targetUses(dst, dstH)
+	mapped, err := chooseSpecialUses(entries, dstUse, dstH, sep)
+	if err != nil {
+		return nil, nil, err
+	}
+	plans, placeSkipped, err := placeFolders(entries, mapped, existing, dstH, sep)
+	if err != nil {
+		return nil, nil, err
+	}
+	return plans, append(skipped, placeSkipped...), nil
+}
+
+// planEntries splits each source folder into levels and notes its special
+// use, leaving out virtual views and folders outside the personal namespace.
+// Entries come sorted by level count, levels and name: that order decides
+// which of several folders of one use keeps it (chooseSpecialUses).
+func planEntries(src []SourceFolder, srcH Hierarchy) ([]planEntry, []SkippedFolder, error) {
 	var entries []planEntry
+	var skipped []SkippedFolder
 	for _, f := range src {
-		switch {
-		case hasAttr(f.Attrs, imap.MailboxAttrAll), hasAttr(f.Attrs, imap.MailboxAttrFlagged):
+		if hasAttr(f.Attrs, imap.MailboxAttrAll) || hasAttr(f.Attrs, imap.MailboxAttrFlagged) {
 			// RFC 6154 §2: these are usually virtual views of messages
 			// stored in other folders; copying them would duplicate mail.
 			skipped = append(skipped, SkippedFolder{f.Name, "virtual \\All or \\Flagged folder: its messages are copied from their real folders"})
@@ -220,10 +243,16 @@ func PlanHierarchy(src []SourceFolder, dst []TargetFolder, srcH, dstH Hierarchy)
 		return cmp.Or(cmp.Compare(len(a.levels), len(b.levels)),
 			slices.Compare(a.levels, b.levels), cmp.Compare(a.src.Name, b.src.Name))
 	})
+	return entries, skipped, nil
+}
 
-	sep := lookAlike(srcH.Delim)
-	existing := map[string]bool{"INBOX": true}
-	dstUse := map[imap.MailboxAttr]string{}
+// targetUses reads the target's LIST: existing holds every canonical name
+// (and INBOX, which always exists), dstUse the canonical name of the first
+// folder by name with each special use. Only the user's own folders can be
+// mapped onto, so names outside the personal namespace get no use.
+func targetUses(dst []TargetFolder, dstH Hierarchy) (existing map[string]bool, dstUse map[imap.MailboxAttr]string) {
+	existing = map[string]bool{"INBOX": true}
+	dstUse = map[imap.MailboxAttr]string{}
 	for _, t := range slices.SortedFunc(slices.Values(dst), func(a, b TargetFolder) int { return cmp.Compare(a.Name, b.Name) }) {
 		existing[canonical(dstH, t.Name)] = true
 		if _, err := dstH.Levels(t.Name); err != nil {
@@ -235,11 +264,18 @@ func PlanHierarchy(src []SourceFolder, dst []TargetFolder, srcH, dstH Hierarchy)
 			}
 		}
 	}
+	return existing, dstUse
+}
 
-	// Pick one source folder per use; mapped holds its target levels.
+// chooseSpecialUses picks one source folder per use and marks it chosen:
+// the one already named like the target's folder of that use (no rename),
+// else the first entry. The result maps the chosen folder's source levels
+// (levelKey) to the target levels of the target's folder of that use; a
+// use the target has no folder for keeps its source name.
+func chooseSpecialUses(entries []planEntry, dstUse map[imap.MailboxAttr]string, dstH Hierarchy, sep string) (map[string][]string, error) {
 	mapped := map[string][]string{}
-	chosen := map[int]bool{}
 	for _, u := range specialUses {
+		name, hasUse := dstUse[u]
 		pick := -1
 		for i, e := range entries {
 			if e.use != u {
@@ -248,7 +284,7 @@ func PlanHierarchy(src []SourceFolder, dst []TargetFolder, srcH, dstH Hierarchy)
 			if pick < 0 {
 				pick = i
 			}
-			if name, ok := dstUse[u]; ok && dstH.join(e.levels, sep) == name {
+			if hasUse && dstH.join(e.levels, sep) == name {
 				pick = i // already the target's folder of that use: no rename
 				break
 			}
@@ -256,43 +292,36 @@ func PlanHierarchy(src []SourceFolder, dst []TargetFolder, srcH, dstH Hierarchy)
 		if pick < 0 {
 			continue
 		}
-		chosen[pick] = true
-		if name, ok := dstUse[u]; ok {
+		entries[pick].chosen = true
+		if hasUse {
 			tl, err := dstH.Levels(name)
 			if err != nil {
-				return nil, nil, fmt.Errorf("target: %w", err)
+				return nil, fmt.Errorf("target: %w", err)
 			}
 			mapped[levelKey(entries[pick].levels)] = tl
 		}
 	}
+	return mapped, nil
+}
 
-	// Children are counted on the target: "[Gmail]" whose only child
-	// "[Gmail]/Sent Mail" maps onto "Sent" has nothing to hold there.
-	hasChild := map[string]bool{}
-	for _, e := range entries {
-		tl := targetLevels(e.levels, mapped)
-		for i := 1; i < len(tl); i++ {
-			hasChild[levelKey(tl[:i])] = true
-		}
-	}
-
+// placeFolders gives each entry its target name (children follow a mapped
+// ancestor) and returns the plans in CREATE order: fewer target levels
+// first, then by name. It fails on two source folders landing on one
+// target folder, since verification counts messages per folder.
+func placeFolders(entries []planEntry, mapped map[string][]string, existing map[string]bool, dstH Hierarchy, sep string) ([]FolderPlan, []SkippedFolder, error) {
+	hasChild := targetParents(entries, mapped)
+	var plans []FolderPlan
+	var skipped []SkippedFolder
 	owner := map[string]string{}
 	depth := map[string]int{}
-	for i, e := range entries {
+	for _, e := range entries {
 		tl := targetLevels(e.levels, mapped)
 		noSelect := hasAttr(e.src.Attrs, imap.MailboxAttrNoSelect) || hasAttr(e.src.Attrs, imap.MailboxAttrNonExistent)
-		if noSelect && !hasChild[levelKey(tl)] {
-			skipped = append(skipped, SkippedFolder{e.src.Name, "\\Noselect folder without children"})
-			continue
-		}
-		if noSelect && len(tl) == 1 && tl[0] == "INBOX" {
-			// Dovecot lists "INBOX.INBOX" \Noselect above INBOX's children.
-			skipped = append(skipped, SkippedFolder{e.src.Name, "\\Noselect placeholder for INBOX"})
-			continue
-		}
-		if noSelect && dstH.Delim == 0 {
-			skipped = append(skipped, SkippedFolder{e.src.Name, "\\Noselect folder: the target is flat and has no hierarchy to hold"})
-			continue
+		if noSelect {
+			if reason := noSelectSkip(tl, hasChild, dstH); reason != "" {
+				skipped = append(skipped, SkippedFolder{e.src.Name, reason})
+				continue
+			}
 		}
 		p := FolderPlan{
 			Source:    e.src.Name,
@@ -300,7 +329,7 @@ func PlanHierarchy(src []SourceFolder, dst []TargetFolder, srcH, dstH Hierarchy)
 			Subscribe: e.src.Subscribed,
 			NoSelect:  noSelect,
 		}
-		if chosen[i] {
+		if e.chosen {
 			p.SpecialUse = e.use
 		}
 		// A mapped special-use folder is in existing: dstUse holds canonical names.
@@ -317,6 +346,36 @@ func PlanHierarchy(src []SourceFolder, dst []TargetFolder, srcH, dstH Hierarchy)
 		return cmp.Or(cmp.Compare(depth[a.Target], depth[b.Target]), cmp.Compare(a.Target, b.Target))
 	})
 	return plans, skipped, nil
+}
+
+// targetParents says which target levels (levelKey) have a child. Children
+// are counted on the target: "[Gmail]" whose only child "[Gmail]/Sent Mail"
+// maps onto "Sent" has nothing to hold there.
+func targetParents(entries []planEntry, mapped map[string][]string) map[string]bool {
+	hasChild := map[string]bool{}
+	for _, e := range entries {
+		tl := targetLevels(e.levels, mapped)
+		for i := 1; i < len(tl); i++ {
+			hasChild[levelKey(tl[:i])] = true
+		}
+	}
+	return hasChild
+}
+
+// noSelectSkip is why a \Noselect source folder with target levels tl gets
+// no plan, or "" when it is planned: it exists only to hold children, so it
+// is kept only where the target has children for it to hold.
+func noSelectSkip(tl []string, hasChild map[string]bool, dstH Hierarchy) string {
+	switch {
+	case !hasChild[levelKey(tl)]:
+		return "\\Noselect folder without children"
+	case len(tl) == 1 && tl[0] == "INBOX":
+		// Dovecot lists "INBOX.INBOX" \Noselect above INBOX's children.
+		return "\\Noselect placeholder for INBOX"
+	case dstH.Delim == 0:
+		return "\\Noselect folder: the target is flat and has no hierarchy to hold"
+	}
+	return ""
 }
 
 // targetLevels replaces the longest source ancestor (or the folder itself)

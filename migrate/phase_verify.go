@@ -80,28 +80,11 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 		// Something was copied: read the folder again, which also picks up
 		// mail that arrived meanwhile.
 		var ok bool
-		if v.uids, ok, err = r.openFolder(ctx, sc, dc, f); err != nil || !ok {
-			return "", err
-		}
-		if v.copies, err = r.mv.DB.Copies(ctx, f.ID); err != nil {
-			return "", err
-		}
-		if v.skipped, err = r.skippedIn(ctx, f.Source); err != nil {
+		if v, ok, err = r.rereadFolder(ctx, sc, dc, f); err != nil || !ok {
 			return "", err
 		}
 	}
-	uids, copies, skipped := v.uids, v.copies, v.skipped
-	var want []db.Copy
-	missing := 0
-	for _, u := range uids {
-		c, ok := copies[uint32(u)]
-		switch {
-		case ok && c.State == db.CopyDone:
-			want = append(want, c)
-		case !skipped[uint32(u)]:
-			missing++
-		}
-	}
+	want, missing := doneCopies(v)
 	if missing > 0 {
 		return fmt.Sprintf("%q: %d source messages not on the target", f.Source, missing), nil
 	}
@@ -109,49 +92,12 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if onTarget, err = r.removeExtras(ctx, dc, f, copies, onTarget); err != nil {
+	if onTarget, err = r.removeExtras(ctx, dc, f, v.copies, onTarget); err != nil {
 		return "", err
 	}
-	var bad, altered []db.Copy
-	bySize := map[int64]int{} // for targets without UIDPLUS
-	for _, n := range onTarget {
-		bySize[n]++
-	}
-	for _, c := range want {
-		if c.TargetUID != 0 {
-			n, ok := onTarget[imap.UID(c.TargetUID)]
-			switch {
-			case !ok:
-				bad = append(bad, c)
-			case n != c.Size:
-				altered = append(altered, c) // the target changed the message
-			}
-			continue
-		}
-		if bySize[c.Size] == 0 {
-			bad = append(bad, c)
-			continue
-		}
-		bySize[c.Size]--
-	}
+	bad, altered := compareSizes(want, onTarget)
 	if len(bad) > 0 {
-		// Forget the copies that are not there (or not intact) so the next
-		// round sends them again; an intact-looking wrong one is removed.
-		var forget []uint32
-		var remove []uint32
-		for _, c := range bad {
-			forget = append(forget, c.SourceUID)
-			if _, ok := onTarget[imap.UID(c.TargetUID)]; ok && c.TargetUID != 0 {
-				remove = append(remove, c.TargetUID)
-			}
-		}
-		if err := expungeUIDs(dc, f.Target, remove); err != nil {
-			return "", err
-		}
-		if err := r.mv.DB.ForgetCopies(ctx, f.ID, forget); err != nil {
-			return "", err
-		}
-		if err := r.recount(ctx); err != nil {
+		if err := r.forgetBad(ctx, dc, f, bad, onTarget); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%q: %d copies missing on the target", f.Source, len(bad)), nil
@@ -169,6 +115,88 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 	}
 	f.State = db.FolderVerified
 	return "", r.mv.DB.SaveFolder(ctx, *f)
+}
+
+// rereadFolder reads f's source UIDs, copy records and skipped UIDs anew,
+// for a view that copying made stale. ok is false when the source folder
+// can no longer be opened (openFolder has recorded why).
+func (r *run) rereadFolder(ctx context.Context, sc, dc *conn, f *db.Folder) (v folderView, ok bool, err error) {
+	if v.uids, ok, err = r.openFolder(ctx, sc, dc, f); err != nil || !ok {
+		return folderView{}, ok, err
+	}
+	if v.copies, err = r.mv.DB.Copies(ctx, f.ID); err != nil {
+		return folderView{}, false, err
+	}
+	if v.skipped, err = r.skippedIn(ctx, f.Source); err != nil {
+		return folderView{}, false, err
+	}
+	v.present, v.current = true, true
+	return v, true, nil
+}
+
+// doneCopies returns the done copy of each source message, in source UID
+// order, and how many source messages have neither a done copy nor a
+// skip record: those are not on the target yet.
+func doneCopies(v folderView) (want []db.Copy, missing int) {
+	for _, u := range v.uids {
+		c, ok := v.copies[uint32(u)]
+		switch {
+		case ok && c.State == db.CopyDone:
+			want = append(want, c)
+		case !v.skipped[uint32(u)]:
+			missing++
+		}
+	}
+	return want, missing
+}
+
+// compareSizes checks each wanted copy against the target's sizes: bad
+// copies are not there, altered ones are there with another size (the
+// target changed the message). Without UIDPLUS a copy has no target UID
+// and is only counted against a target message of its size, each used once.
+func compareSizes(want []db.Copy, onTarget map[imap.UID]int64) (bad, altered []db.Copy) {
+	bySize := map[int64]int{} // for targets without UIDPLUS
+	for _, n := range onTarget {
+		bySize[n]++
+	}
+	for _, c := range want {
+		if c.TargetUID != 0 {
+			n, ok := onTarget[imap.UID(c.TargetUID)]
+			switch {
+			case !ok:
+				bad = append(bad, c)
+			case n != c.Size:
+				altered = append(altered, c)
+			}
+			continue
+		}
+		if bySize[c.Size] == 0 {
+			bad = append(bad, c)
+			continue
+		}
+		bySize[c.Size]--
+	}
+	return bad, altered
+}
+
+// forgetBad forgets the copies that are not there (or not intact) so the
+// next round sends them again; an intact-looking wrong one is removed.
+func (r *run) forgetBad(ctx context.Context, dc *conn, f *db.Folder, bad []db.Copy, onTarget map[imap.UID]int64) error {
+	var forget []uint32
+	var remove []uint32
+	for _, c := range bad {
+		forget = append(forget, c.SourceUID)
+		if _, ok := onTarget[imap.UID(c.TargetUID)]; ok && c.TargetUID != 0 {
+			remove = append(remove, c.TargetUID)
+		}
+	}
+	if err := expungeUIDs(dc, f.Target, remove); err != nil {
+		return err
+	}
+	if err := r.mv.DB.ForgetCopies(ctx, f.ID, forget); err != nil {
+		return err
+	}
+	return r.recount(ctx)
 }
 
 // removeExtras enforces that the target folder holds exactly the recorded

@@ -24,11 +24,36 @@ func (r *run) reconcile(ctx context.Context, f *db.Folder, copies map[uint32]db.
 	if err != nil {
 		return nil, err
 	}
-	var sending []db.Copy
-	claimed := map[uint32]bool{}
-	// Without UIDPLUS the target UIDs of done copies are unknown: count
-	// their hashes instead, so candidates they account for are not matched.
-	doneHashes := map[string]int{}
+	sending, claimed, doneHashes := sortCopies(copies)
+	cands, err := r.targetCandidates(dc, f, claimed)
+	if err != nil {
+		return nil, err
+	}
+	srcSums, err := hashCandidates(sc, dc, f, sending, cands)
+	if err != nil {
+		return nil, err
+	}
+	found, lost := matchSending(sending, cands, srcSums, doneHashes)
+	if err := r.settleCopies(ctx, f, found, lost); err != nil {
+		return nil, err
+	}
+	for _, c := range found {
+		copies[c.SourceUID] = c
+	}
+	for _, u := range lost {
+		delete(copies, u)
+	}
+	return copies, nil
+}
+
+// sortCopies splits a folder's recorded copies into the sending ones to
+// settle (by source UID, so matching is deterministic), the target UIDs
+// done copies claim, and, for done copies without a target UID, a count
+// of their hashes: without UIDPLUS the target UIDs of done copies are
+// unknown, so candidates they account for must not be matched.
+func sortCopies(copies map[uint32]db.Copy) (sending []db.Copy, claimed map[uint32]bool, doneHashes map[string]int) {
+	claimed = map[uint32]bool{}
+	doneHashes = map[string]int{}
 	for _, c := range copies {
 		switch {
 		case c.State == db.CopySending:
@@ -40,10 +65,14 @@ func (r *run) reconcile(ctx context.Context, f *db.Folder, copies map[uint32]db.
 		}
 	}
 	slices.SortFunc(sending, func(a, b db.Copy) int { return int(a.SourceUID) - int(b.SourceUID) })
-	cands, err := r.targetCandidates(dc, f, claimed)
-	if err != nil {
-		return nil, err
-	}
+	return sending, claimed, doneHashes
+}
+
+// hashCandidates hashes the sending source messages whose size some
+// candidate has, and then all candidates (filling their sum), and returns
+// the source sums by source UID. When no size matches, nothing is fetched
+// and neither folder is selected: every sending copy is then lost.
+func hashCandidates(sc, dc *conn, f *db.Folder, sending []db.Copy, cands []candidate) (map[imap.UID][]byte, error) {
 	sizes := map[int64]bool{}
 	for _, c := range cands {
 		sizes[c.size] = true
@@ -54,31 +83,39 @@ func (r *run) reconcile(ctx context.Context, f *db.Folder, copies map[uint32]db.
 			check = append(check, imap.UID(s.SourceUID))
 		}
 	}
-	srcSums := map[imap.UID][]byte{}
-	if len(check) > 0 {
-		if _, err := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-			return nil, fmt.Errorf("examine %q: %w", f.Source, err)
-		}
-		if srcSums, err = hashBodies(sc, check); err != nil {
-			return nil, fmt.Errorf("hash source messages of %q: %w", f.Source, err)
-		}
-		var candUIDs []imap.UID
-		for _, c := range cands {
-			candUIDs = append(candUIDs, c.uid)
-		}
-		if _, err := dc.c.Select(f.Target, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-			return nil, fmt.Errorf("examine target %q: %w", f.Target, err)
-		}
-		dstSums, err := hashBodies(dc, candUIDs)
-		if err != nil {
-			return nil, fmt.Errorf("hash target messages of %q: %w", f.Target, err)
-		}
-		for i := range cands {
-			cands[i].sum = dstSums[cands[i].uid]
-		}
+	if len(check) == 0 {
+		return map[imap.UID][]byte{}, nil
 	}
-	var found []db.Copy
-	var lost []uint32
+	if _, err := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		return nil, fmt.Errorf("examine %q: %w", f.Source, err)
+	}
+	srcSums, err := hashBodies(sc, check)
+	if err != nil {
+		return nil, fmt.Errorf("hash source messages of %q: %w", f.Source, err)
+	}
+	var candUIDs []imap.UID
+	for _, c := range cands {
+		candUIDs = append(candUIDs, c.uid)
+	}
+	if _, err := dc.c.Select(f.Target, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		return nil, fmt.Errorf("examine target %q: %w", f.Target, err)
+	}
+	dstSums, err := hashBodies(dc, candUIDs)
+	if err != nil {
+		return nil, fmt.Errorf("hash target messages of %q: %w", f.Target, err)
+	}
+	for i := range cands {
+		cands[i].sum = dstSums[cands[i].uid]
+	}
+	return srcSums, nil
+}
+
+// matchSending pairs each sending copy with an unused candidate of equal
+// size and hash: found are the pairs, recorded as done with their target
+// UID; lost are the source UIDs no candidate matches, to send again. A
+// candidate identical to a done copy without a target UID is that copy's
+// (doneHashes counts them down), so one message is never claimed twice.
+func matchSending(sending []db.Copy, cands []candidate, srcSums map[imap.UID][]byte, doneHashes map[string]int) (found []db.Copy, lost []uint32) {
 	used := map[imap.UID]bool{}
 	for _, s := range sending {
 		sum := srcSums[imap.UID(s.SourceUID)]
@@ -102,26 +139,28 @@ func (r *run) reconcile(ctx context.Context, f *db.Folder, copies map[uint32]db.
 		used[match] = true
 		found = append(found, db.Copy{SourceUID: s.SourceUID, TargetUID: uint32(match), State: db.CopyDone, Size: s.Size, SHA256: sum})
 	}
+	return found, lost
+}
+
+// settleCopies stores the outcome: lost copies are forgotten (sent again),
+// found ones confirmed with their target UID. The move's progress is then
+// recounted from the records and saved, since these copies changed outside
+// the copy pipeline that normally keeps it.
+func (r *run) settleCopies(ctx context.Context, f *db.Folder, found []db.Copy, lost []uint32) error {
 	if err := r.mv.DB.ForgetCopies(ctx, f.ID, lost); err != nil {
-		return nil, err
+		return err
 	}
 	if err := r.mv.DB.ConfirmCopies(ctx, f.ID, found, r.m); err != nil {
-		return nil, err
+		return err
 	}
 	if err := r.recount(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	if err := r.save(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	r.log.Info("reconciled interrupted copies", "folder", f.Source, "found", len(found), "resend", len(lost))
-	for _, c := range found {
-		copies[c.SourceUID] = c
-	}
-	for _, u := range lost {
-		delete(copies, u)
-	}
-	return copies, nil
+	return nil
 }
 
 type candidate struct {
