@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/web/format"
 )
 
 // JobsList is the jobs list page's model.
@@ -106,53 +106,6 @@ func jobHref(id int64) templ.SafeURL { return templ.SafeURL("/jobs/" + jobID(id)
 
 func moveHref(id int64) templ.SafeURL { return templ.SafeURL("/moves/" + jobID(id)) }
 
-// jobTime formats a stored time for a table; the zero time is "".
-func jobTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.Local().Format("2006-01-02 15:04:05")
-}
-
-// jobBytes is a byte count in decimal units, like live.js's human().
-func jobBytes(n int64) string {
-	units := []string{"B", "KB", "MB", "GB", "TB"}
-	f, i := float64(n), 0
-	for f >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.1f %s", f, units[i])
-}
-
-func jobRate(rate float64) string {
-	if rate <= 0 {
-		return ""
-	}
-	return jobBytes(int64(rate)) + "/s"
-}
-
-// jobDuration is like live.js's duration(): "1h 2m 3s"; 0 is "".
-func jobDuration(d time.Duration) string {
-	s := int64(d.Round(time.Second) / time.Second)
-	if s <= 0 {
-		return ""
-	}
-	h, m, r := s/3600, s%3600/60, s%60
-	var b strings.Builder
-	if h > 0 {
-		fmt.Fprintf(&b, "%dh ", h)
-	}
-	if h > 0 || m > 0 {
-		fmt.Fprintf(&b, "%dm ", m)
-	}
-	fmt.Fprintf(&b, "%ds", r)
-	return b.String()
-}
-
 // jobBarMax and jobBarValue set a <progress> element: a finished move
 // without bytes (an empty mailbox) shows full, an unstarted one empty.
 func jobBarMax(m model.Move) string {
@@ -181,5 +134,5 @@ func jobPlural(n int, one, many string) string {
 }
 
 // JobTime formats a job's time as the job page shows it ("" for zero), so
-// that live updates read the same as the first render.
-func JobTime(t time.Time) string { return jobTime(t) }
+// that live updates read the same as the first render; it is format.Time.
+func JobTime(t time.Time) string { return format.Time(t) }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/web/format"
 )
 
 // UserSearch is the users page: a search form and, once searched, its
@@ -81,9 +82,9 @@ func (m UserMoveRow) JobLink() string  { return fmt.Sprintf("/jobs/%d", m.JobID)
 // Msgs reads "done / total".
 func (m UserMoveRow) Msgs() string { return fmt.Sprintf("%d / %d", m.MsgsDone, m.MsgsTotal) }
 
-// Bytes reads "done / total" in binary units.
+// Bytes reads "done / total" (format.Bytes).
 func (m UserMoveRow) Bytes() string {
-	return userBytes(m.BytesDone) + " / " + userBytes(m.BytesTotal)
+	return format.Bytes(m.BytesDone) + " / " + format.Bytes(m.BytesTotal)
 }
 
 // BarMax and BarValue feed a <progress> element; bytes measure progress
@@ -93,13 +94,8 @@ func (m UserMoveRow) BarValue() string {
 	return strconv.FormatInt(min(m.BytesDone, max(m.BytesTotal, 1)), 10)
 }
 
-// userTime shows a time in UTC to the second; the zero time is a dash.
-func userTime(t time.Time) string {
-	if t.IsZero() {
-		return "–"
-	}
-	return t.UTC().Format("2006-01-02 15:04:05 UTC")
-}
+// userTime is format.Time; the zero time is a dash.
+func userTime(t time.Time) string { return userOrDash(format.Time(t)) }
 
 // userOrDash shows a dash for an empty value.
 func userOrDash(s string) string {
@@ -107,18 +103,4 @@ func userOrDash(s string) string {
 		return "–"
 	}
 	return s
-}
-
-// userBytes formats n with binary units (1.5 MiB).
-func userBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for v := n / unit; v >= unit; v /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/movewizard/movewizard/migrate"
+	"github.com/movewizard/movewizard/web/format"
 )
 
 // WizardSummary is the summary step's model.
@@ -59,10 +60,10 @@ func NewPreflightRow(c migrate.MoveCheck, held int64) PreflightRow {
 	}
 	if c.Measured {
 		r.Messages, r.Bytes = c.Messages, c.Bytes
-		r.Count, r.Size = strconv.FormatInt(c.Messages, 10), jobBytes(c.Bytes)
+		r.Count, r.Size = strconv.FormatInt(c.Messages, 10), format.Bytes(c.Bytes)
 	}
 	if c.QuotaLimit > 0 {
-		r.Quota = jobBytes(c.QuotaUsed) + " used of " + jobBytes(c.QuotaLimit)
+		r.Quota = format.Bytes(c.QuotaUsed) + " used of " + format.Bytes(c.QuotaLimit)
 	}
 	problems := c.Errors
 	if held != 0 {

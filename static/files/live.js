@@ -3,8 +3,44 @@
 // named "move" events after; EventSource reconnects by itself and the
 // server sends a fresh snapshot then. Every value is set with textContent,
 // never as HTML: subjects and folder names come from users' mail.
+//
+// Times are not formatted here: the server sends them as the page shows
+// them (web/format.Time). Bytes, rates and durations are, by the copy of
+// web/format below, which gives the same strings as the Go code for the
+// same input (web/format/format_browser_test.go checks it in Chromium).
 (function () {
   "use strict";
+  // format is web/format's Bytes, Rate and Duration: binary units, one
+  // decimal rounded half up in integer arithmetic (exact for every count up
+  // to Number.MAX_SAFE_INTEGER), never "1024.0" of a unit.
+  var format = (function () {
+    var units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    function tenths(n, div) {
+      var q = Math.floor(n / div), r = n - q * div;
+      return q * 10 + Math.floor((r * 10 + div / 2) / div);
+    }
+    function bytes(n) {
+      n = Number(n) || 0;
+      n = n < 0 ? Math.ceil(n) : Math.floor(n);
+      if (n < 1024) return String(n) + " B";
+      var i = 0, div = 1024;
+      while (i < units.length - 1 && Math.floor(n / div) >= 1024) { div *= 1024; i++; }
+      var t = tenths(n, div);
+      if (t >= 10240 && i < units.length - 1) { div *= 1024; i++; t = tenths(n, div); }
+      return Math.floor(t / 10) + "." + (t % 10) + " " + units[i];
+    }
+    function rate(r) {
+      return r > 0 ? bytes(Math.floor(r)) + "/s" : "";
+    }
+    function duration(s) {
+      s = Math.round(Number(s) || 0);
+      if (s <= 0) return "";
+      var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+      return (h ? h + "h " : "") + (h || m ? m + "m " : "") + r + "s";
+    }
+    return { bytes: bytes, rate: rate, duration: duration };
+  })();
+  window.movewizardFormat = format;
   var table = document.querySelector("[data-live-job]");
   if (!table || !window.EventSource) return;
   var url = table.getAttribute("data-live-job");
@@ -12,17 +48,6 @@
   function setText(row, key, value) {
     var el = row.querySelector("[data-field=" + key + "]");
     if (el) el.textContent = value;
-  }
-  function human(n) {
-    var u = ["B", "KB", "MB", "GB", "TB"], i = 0;
-    while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
-    return (i ? n.toFixed(1) : n) + " " + u[i];
-  }
-  function duration(s) {
-    if (!s) return "";
-    s = Math.round(s);
-    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    return (h ? h + "h " : "") + (h || m ? m + "m " : "") + r + "s";
   }
   function apply(p) {
     var row = table.querySelector("tr[data-move='" + p.move_id + "']");
@@ -33,9 +58,9 @@
     setText(row, "phase", p.phase || "");
     setText(row, "folder", p.folder || "");
     setText(row, "msgs", p.msgs_done + " / " + p.msgs_total);
-    setText(row, "bytes", human(p.bytes_done) + " / " + human(p.bytes_total));
-    setText(row, "rate", p.rate ? human(p.rate) + "/s" : "");
-    setText(row, "eta", duration(p.eta_seconds));
+    setText(row, "bytes", format.bytes(p.bytes_done) + " / " + format.bytes(p.bytes_total));
+    setText(row, "rate", format.rate(p.rate));
+    setText(row, "eta", format.duration(p.eta_seconds));
     setText(row, "skipped", String(p.skipped));
     setText(row, "error", p.error || "");
     var bar = row.querySelector("[data-field=bar]");
@@ -66,7 +91,7 @@
     if (!n) return;
     var set = function (id, v) { var el = document.querySelector("[data-testid=" + id + "]"); if (el) el.textContent = v; };
     set("total-msgs", t.msgs + " of " + t.msgsTotal);
-    set("total-bytes", human(t.bytes) + " of " + human(t.bytesTotal));
+    set("total-bytes", format.bytes(t.bytes) + " of " + format.bytes(t.bytesTotal));
     set("total-skipped", String(t.skipped));
     var states = document.querySelector("[data-testid=total-states]");
     if (states) {
