@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/directory"
 )
 
@@ -68,19 +67,13 @@ feed:
 	return out, nil
 }
 
-// selectable says whether a directory user can be selected: the home must
-// name a registered server. The reason is a sentence for the page.
+// selectable says whether a directory user can be selected: the user's
+// side of the move rule (config.CanMove without a target), whose home must
+// name a registered server. The reason is a clause for the page.
 func (s *Server) selectable(u directory.User) (wizardUser, string) {
-	srv, ok := s.Config.ServerByHome(u.Home)
-	if !ok {
-		attr := s.Config.Directory.HomeAttribute
-		if attr == "" {
-			attr = config.DefaultHomeAttribute
-		}
-		if u.Home == "" {
-			return wizardUser{}, fmt.Sprintf("no %s: not a registered server", attr)
-		}
-		return wizardUser{}, fmt.Sprintf("%s %q is not a registered server", attr, u.Home)
+	e := s.Config.CanMove(u.Home, "")
+	if !e.OK() {
+		return wizardUser{}, e.Reason()
 	}
-	return wizardUser{UID: u.UID, Name: u.Name, Source: srv.Name}, ""
+	return wizardUser{UID: u.UID, Name: u.Name, Source: e.Source.Name}, ""
 }

@@ -69,24 +69,25 @@ func (s *Server) wizardTargetSave(w http.ResponseWriter, r *http.Request) {
 }
 
 // targetOption says whether dst can take the selected users: eligible
-// when at least one of them may move there, with how many will be skipped
-// and why.
+// when at least one of them may move there (config.CanMove), with how many
+// will be skipped and why. Each user's home is the one of the server found
+// at selection; the preflight on the summary page asks the directory again.
 func (s *Server) targetOption(st wizardState, dst config.Server) web.WizardTargetOption {
 	o := web.WizardTargetOption{Name: dst.Name, Address: dst.Address, Group: dst.Group}
 	var same, unregistered, refused int
 	refusal := ""
 	for _, u := range st.Users {
-		src, ok := s.Config.Server(u.Source)
-		switch {
-		case !ok:
-			unregistered++
-		case src.Name == dst.Name:
+		src, _ := s.Config.Server(u.Source) // no longer registered: no home
+		e := s.Config.CanMove(src.Home, dst.Name)
+		switch e.Verdict {
+		case config.Movable:
+		case config.AlreadyThere:
 			same++
+		case config.NoHome, config.UnknownHome:
+			unregistered++
 		default:
-			if ok, why := s.Config.Eligible(src, dst); !ok {
-				refused++
-				refusal = why
-			}
+			refused++
+			refusal = e.Reason()
 		}
 	}
 	total := len(st.Users)

@@ -4,23 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
+	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
-// preflight is the move's first phase (docs/engine.md): it checks that the
-// user exists, lives on a registered server other than the target, and that
-// the mode allows the move. A resumed move after the directory update keeps
-// its recorded source.
+// preflight is the move's first phase (docs/engine.md): it checks the move
+// against the one rule, config.CanMove (the user exists, lives on a
+// registered server other than the target, and the mode allows the move).
+// A user already on the target finishes the move as already-there. A
+// resumed move after the directory update keeps its recorded source.
 func (r *run) preflight(ctx context.Context) error {
 	cfg := r.mv.Config
-	dst, ok := cfg.Server(r.m.Target)
-	if !ok {
-		return permanent(fmt.Errorf("target server %q is not in the configuration", r.m.Target))
-	}
-	r.dst = dst
 	u, err := r.mv.Dir.Lookup(ctx, r.m.UID)
 	if errors.Is(err, directory.ErrNotFound) {
 		return permanent(fmt.Errorf("user %q is not in the directory", r.m.UID))
@@ -28,19 +24,19 @@ func (r *run) preflight(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("look up %q in the directory: %w", r.m.UID, err)
 	}
-	r.user = u
-	if !r.m.DirectoryUpdated.IsZero() {
-		src, ok := cfg.Server(r.m.Source)
-		if !ok {
-			return permanent(fmt.Errorf("source server %q of this move is no longer in the configuration", r.m.Source))
-		}
-		r.src = src
-		return nil
+	e := cfg.CanMove(u.Home, r.m.Target)
+	if e.Verdict == config.UnknownTarget {
+		return permanent(fmt.Errorf("cannot move %q: %s", r.m.UID, e.Reason()))
 	}
-	if strings.EqualFold(u.Home, dst.Home) {
+	r.dst, r.user = e.Target, u
+	if !r.m.DirectoryUpdated.IsZero() {
+		return r.recordedSource()
+	}
+	switch e.Verdict {
+	case config.AlreadyThere:
 		if r.m.Phase == "" || r.m.Phase == model.PhasePreflight {
 			r.m.State, r.m.Phase, r.m.UserDN, r.m.FinishedAt = model.MoveAlreadyThere, model.PhaseDone, u.DN, r.mv.now()
-			r.m.Error = fmt.Sprintf("mailbox already on %s (%s=%s); nothing to do", dst.Name, cfg.Directory.HomeAttribute, u.Home)
+			r.m.Error = fmt.Sprintf("mailbox already on %s (%s=%s); nothing to do", r.dst.Name, cfg.Directory.HomeAttr(), u.Home)
 			if err := r.save(ctx); err != nil {
 				return err
 			}
@@ -48,26 +44,20 @@ func (r *run) preflight(ctx context.Context) error {
 			return nil
 		}
 		if r.m.Phase != model.PhaseCutover {
-			return permanent(fmt.Errorf("user %q was re-homed to %s outside this move (phase %s); source and target kept", r.m.UID, dst.Name, r.m.Phase))
+			return permanent(fmt.Errorf("user %q was re-homed to %s outside this move (phase %s); source and target kept", r.m.UID, r.dst.Name, r.m.Phase))
 		}
 		// Our own cut-over happened but was not recorded (a crash between
 		// the LDAP modify and the commit): the recorded source still holds.
-		src, ok := cfg.Server(r.m.Source)
-		if !ok {
-			return permanent(fmt.Errorf("source server %q of this move is no longer in the configuration", r.m.Source))
-		}
-		r.src = src
-		return nil
+		return r.recordedSource()
+	case config.NoHome, config.UnknownHome:
+		return permanent(fmt.Errorf("cannot move %q: %s", r.m.UID, e.Reason()))
 	}
-	src, ok := cfg.ServerByHome(u.Home)
-	if !ok {
-		return permanent(fmt.Errorf("user %q has %s %q, which is no registered server", r.m.UID, cfg.Directory.HomeAttribute, u.Home))
-	}
+	src := e.Source
 	if r.m.Source != "" && r.m.Source != src.Name {
 		return permanent(fmt.Errorf("user %q moved from %s to %s outside this move; retry it as a new move", r.m.UID, r.m.Source, src.Name))
 	}
-	if ok, why := cfg.Eligible(src, dst); !ok {
-		return permanent(fmt.Errorf("cannot move %q from %s to %s: %s", r.m.UID, src.Name, dst.Name, why))
+	if !e.OK() {
+		return permanent(fmt.Errorf("cannot move %q from %s to %s: %s", r.m.UID, src.Name, r.dst.Name, e.Reason()))
 	}
 	r.src = src
 	if r.m.Source == "" || r.m.UserDN != u.DN {
@@ -77,5 +67,16 @@ func (r *run) preflight(ctx context.Context) error {
 		}
 		return r.save(ctx)
 	}
+	return nil
+}
+
+// recordedSource sets the move's source from its record, for a move whose
+// directory update happened already: the directory then names the target.
+func (r *run) recordedSource() error {
+	src, ok := r.mv.Config.Server(r.m.Source)
+	if !ok {
+		return permanent(fmt.Errorf("source server %q of this move is no longer in the configuration", r.m.Source))
+	}
+	r.src = src
 	return nil
 }

@@ -60,11 +60,14 @@ func CheckMove(ctx context.Context, cfg *config.Config, dir directory.Directory,
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	c := MoveCheck{UID: uid, Target: target}
-	dst, ok := cfg.Server(target)
-	if !ok {
-		c.errorf("The target server %q is not registered.", target)
-	}
 	u, err := dir.Lookup(ctx, uid)
+	e := cfg.CanMove(u.Home, target)
+	if e.Verdict == config.UnknownTarget {
+		c.errorf("The %s.", e.Reason())
+		// The user's side is checked all the same, so that every problem
+		// is reported.
+		e = cfg.CanMove(u.Home, "")
+	}
 	switch {
 	case errors.Is(err, directory.ErrNotFound):
 		c.errorf("No user %q in the directory.", uid)
@@ -74,23 +77,21 @@ func CheckMove(ctx context.Context, cfg *config.Config, dir directory.Directory,
 		return c
 	}
 	c.Name, c.Home = u.Name, u.Home
-	src, ok := cfg.ServerByHome(u.Home)
-	if !ok {
-		if u.Home == "" {
-			c.errorf("The user has no %s value, so no registered server holds the mailbox.", homeAttr(cfg))
-		} else {
-			c.errorf("The user's %s %q is not a registered server.", homeAttr(cfg), u.Home)
-		}
+	dst := e.Target
+	switch e.Verdict {
+	case config.NoHome:
+		c.errorf("The user has %s.", e.Reason())
 		return c
-	}
-	c.Source = src.Name
-	if dst.Name != "" && src.Name == dst.Name {
+	case config.UnknownHome:
+		c.errorf("The user's %s.", e.Reason())
+		return c
+	case config.AlreadyThere:
 		c.Warnings = append(c.Warnings, fmt.Sprintf("The mailbox already is on %s; nothing will be moved.", dst.Name))
-	} else if dst.Name != "" {
-		if ok, why := cfg.Eligible(src, dst); !ok {
-			c.errorf("Cannot move from %s to %s: %s.", src.Name, dst.Name, why)
-		}
+	case config.OtherGroup:
+		c.errorf("Cannot move from %s to %s: %s.", e.Source.Name, dst.Name, e.Reason())
 	}
+	src := e.Source
+	c.Source = src.Name
 	odd, err := c.measureSource(ctx, src)
 	if err != nil {
 		c.errorf("Source %s: %v.", src.Name, err)
@@ -132,13 +133,6 @@ func renameNote(names []string) string {
 	}
 	return fmt.Sprintf("%s characters that some servers refuse (%s; e.g. Cyrus), so they may be renamed with look-alike characters on the target, and the report will say so: %s.",
 		what, refusedChars, list)
-}
-
-func homeAttr(cfg *config.Config) string {
-	if cfg.Directory.HomeAttribute != "" {
-		return cfg.Directory.HomeAttribute
-	}
-	return config.DefaultHomeAttribute
 }
 
 // measureSource logs in as the user and adds up messages and bytes of the

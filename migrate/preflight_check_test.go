@@ -14,8 +14,8 @@ import (
 )
 
 // checkEnv seeds u1 with 3 messages in INBOX and 2 in "Work" on src; the
-// directory also knows "ghost" (an unregistered home) and "there" (already
-// on dst).
+// directory also knows "ghost" (an unregistered home), "there" (already
+// on dst), "nobox" (no mailbox on dst) and "homeless" (no home value).
 func checkEnv(t *testing.T) (*memEnv, *directory.Mem, int64) {
 	t.Helper()
 	e := newMemEnv(t, '.', '/', "u1", "there")
@@ -35,6 +35,7 @@ func checkEnv(t *testing.T) (*memEnv, *directory.Mem, int64) {
 		directory.User{DN: "uid=ghost,dc=example,dc=org", UID: "ghost", Home: "gone.example.org"},
 		directory.User{DN: "uid=there,dc=example,dc=org", UID: "there", Home: "dst.example.org"},
 		directory.User{DN: "uid=nobox,dc=example,dc=org", UID: "nobox", Home: "src.example.org"},
+		directory.User{DN: "uid=homeless,dc=example,dc=org", UID: "homeless"},
 	)
 	return e, dir, size
 }
@@ -76,7 +77,10 @@ func TestCheckMove(t *testing.T) {
 	}{
 		{name: "unknown user", uid: "nobody", target: "dst", says: `No user "nobody" in the directory`},
 		{name: "unregistered home", uid: "ghost", target: "dst", says: `mailHost "gone.example.org" is not a registered server`},
-		{name: "unregistered target", uid: "u1", target: "elsewhere", says: `target server "elsewhere" is not registered`},
+		{name: "no home", uid: "homeless", target: "dst", says: "The user has no mailHost value, so no registered server holds the mailbox."},
+		{name: "unregistered target", uid: "u1", target: "elsewhere", says: `The target server "elsewhere" is not registered.`},
+		{name: "unregistered target and home", uid: "ghost", target: "elsewhere", says: `The target server "elsewhere" is not registered. | The user's mailHost "gone.example.org" is not a registered server.`},
+		{name: "unregistered target and user", uid: "nobody", target: "elsewhere", says: `The target server "elsewhere" is not registered. | No user "nobody" in the directory.`},
 		{name: "already on target", uid: "there", target: "dst", warns: "already is on dst"},
 		{name: "mixed mode, other group", uid: "u1", target: "dst", says: "mixed mode", setup: func(e *memEnv) {
 			e.cfg.Mode = config.ModeMixed

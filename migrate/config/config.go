@@ -265,24 +265,6 @@ func (c *Config) ServerByHome(home string) (Server, bool) {
 	return Server{}, false
 }
 
-// Eligible says whether a move from src to dst is allowed and, if not, why,
-// in a sentence fit for the wizard's greyed-out target list.
-func (c *Config) Eligible(src, dst Server) (ok bool, reason string) {
-	if _, ok := c.Server(src.Name); !ok {
-		return false, fmt.Sprintf("source server %q is not registered", src.Name)
-	}
-	if _, ok := c.Server(dst.Name); !ok {
-		return false, fmt.Sprintf("target server %q is not registered", dst.Name)
-	}
-	if src.Name == dst.Name {
-		return false, "source and target are the same server"
-	}
-	if c.Mode == ModeMixed && src.Group != dst.Group {
-		return false, fmt.Sprintf("mixed mode: target group %q differs from source group %q", dst.Group, src.Group)
-	}
-	return true, ""
-}
-
 // relativeTo makes a relative path relative to dir. ":memory:" is SQLite's
 // in-memory database, not a file name.
 func relativeTo(dir, path string) string {

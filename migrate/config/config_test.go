@@ -502,7 +502,8 @@ func TestServerLookup(t *testing.T) {
 	}
 }
 
-func TestEligible(t *testing.T) {
+// TestCanMove is the move rule, one row per verdict and mode.
+func TestCanMove(t *testing.T) {
 	threeServers := exampleConfig + `
 [[servers]]
 name = "dst2"
@@ -514,36 +515,57 @@ admin_password = "x"
 `
 	native := mustParse(t, threeServers)
 	mixed := mustParse(t, strings.Replace(threeServers, `mode = "native"`, `mode = "mixed"`, 1))
-	srv := func(c *Config, name string) Server {
-		s, ok := c.Server(name)
-		if !ok {
-			return Server{Name: name}
-		}
-		return s
-	}
+	custom := mustParse(t, strings.Replace(threeServers, `home_attribute = "mailHost"`, `home_attribute = "mailRoutingHost"`, 1))
 	tests := []struct {
-		name       string
-		c          *Config
-		src, dst   string
-		wantOK     bool
-		wantReason string
+		name         string
+		c            *Config
+		home, target string
+		want         Verdict
+		source       string // want Source.Name
+		reason       string // in Reason(); "" means Reason() is ""
 	}{
-		{"native other group", native, "src", "dst", true, ""},
-		{"native same group", native, "src", "dst2", true, ""},
-		{"native same server", native, "src", "src", false, "same server"},
-		{"mixed same group", mixed, "src", "dst2", true, ""},
-		{"mixed other group", mixed, "src", "dst", false, `mixed mode: target group "second" differs from source group "first"`},
-		{"mixed same server", mixed, "dst", "dst", false, "same server"},
-		{"unregistered target", native, "src", "elsewhere", false, `target server "elsewhere" is not registered`},
-		{"unregistered source", native, "elsewhere", "src", false, `source server "elsewhere" is not registered`},
+		{"native other group", native, "src.example.org", "dst", Movable, "src", ""},
+		{"native same group", native, "src.example.org", "dst2", Movable, "src", ""},
+		{"home ignores case", native, "SRC.Example.ORG", "dst", Movable, "src", ""},
+		{"mixed same group", mixed, "src.example.org", "dst2", Movable, "src", ""},
+		{"mixed other group", mixed, "src.example.org", "dst", OtherGroup, "src", `mixed mode: target group "second" differs from source group "first"`},
+		{"already there", native, "dst.example.org", "dst", AlreadyThere, "dst", "already is on dst"},
+		{"already there, mixed", mixed, "DST.example.org", "dst", AlreadyThere, "dst", "already is on dst"},
+		{"unregistered target", native, "src.example.org", "elsewhere", UnknownTarget, "", `target server "elsewhere" is not registered`},
+		{"unregistered target before home", native, "gone.example.org", "elsewhere", UnknownTarget, "", `target server "elsewhere" is not registered`},
+		{"no home", native, "", "dst", NoHome, "", "no mailHost value, so no registered server holds the mailbox"},
+		{"blank home", native, "  ", "dst", NoHome, "", "no mailHost value"},
+		{"unregistered home", native, "gone.example.org", "dst", UnknownHome, "", `mailHost "gone.example.org" is not a registered server`},
+		{"configured attribute named", custom, "gone.example.org", "dst", UnknownHome, "", `mailRoutingHost "gone.example.org" is not a registered server`},
+		{"no target: selectable", mixed, "dst.example.org", "", Movable, "dst", ""},
+		{"no target: no home", native, "", "", NoHome, "", "no mailHost value"},
+		{"no target: unregistered home", native, "gone.example.org", "", UnknownHome, "", "is not a registered server"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ok, reason := tc.c.Eligible(srv(tc.c, tc.src), srv(tc.c, tc.dst))
-			if ok != tc.wantOK || (tc.wantReason == "") != (reason == "") || !strings.Contains(reason, tc.wantReason) {
-				t.Errorf("Eligible(%s, %s) = %t, %q, want %t, %q", tc.src, tc.dst, ok, reason, tc.wantOK, tc.wantReason)
+			e := tc.c.CanMove(tc.home, tc.target)
+			reason := e.Reason()
+			if e.Verdict != tc.want || e.Source.Name != tc.source ||
+				(tc.reason == "") != (reason == "") || !strings.Contains(reason, tc.reason) {
+				t.Errorf("CanMove(%q, %q) = verdict %d source %q reason %q, want %d %q %q",
+					tc.home, tc.target, e.Verdict, e.Source.Name, reason, tc.want, tc.source, tc.reason)
+			}
+			if e.OK() != (tc.want == Movable) || e.Refused() != (tc.want != Movable && tc.want != AlreadyThere) {
+				t.Errorf("CanMove(%q, %q): OK %t Refused %t for verdict %d", tc.home, tc.target, e.OK(), e.Refused(), e.Verdict)
+			}
+			if tc.target != "" && tc.want != UnknownTarget && e.Target.Name != tc.target {
+				t.Errorf("CanMove(%q, %q).Target = %q", tc.home, tc.target, e.Target.Name)
 			}
 		})
+	}
+}
+
+func TestHomeAttr(t *testing.T) {
+	if got := (Directory{}).HomeAttr(); got != DefaultHomeAttribute {
+		t.Errorf("Directory{}.HomeAttr() = %q, want %q", got, DefaultHomeAttribute)
+	}
+	if got := (Directory{HomeAttribute: "mailRoutingHost"}).HomeAttr(); got != "mailRoutingHost" {
+		t.Errorf("HomeAttr() = %q, want mailRoutingHost", got)
 	}
 }
 
