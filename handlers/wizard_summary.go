@@ -3,10 +3,10 @@ package handlers
 import (
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web"
+	"github.com/movewizard/movewizard/web/format"
 )
 
 // wizardSummary is step 5: the choices and the preflight table, filled by
@@ -37,7 +37,7 @@ func (s *Server) wizardSummary(w http.ResponseWriter, r *http.Request) {
 		v.Source = "kept on the source server"
 	}
 	if !st.StartAt.IsZero() {
-		v.Start = st.StartAt.In(time.Local).Format("2006-01-02 15:04 MST")
+		v.Start = format.Time(st.StartAt)
 	}
 	if st.CancelAfterHours > 0 {
 		v.CancelAfter = fmt.Sprintf("after %d hours", st.CancelAfterHours)

@@ -28,7 +28,7 @@ func (r *run) cutover(ctx context.Context) error {
 		if err := r.save(ctx); err != nil {
 			return err
 		}
-		r.event(ctx, "cutover", fmt.Sprintf("%s changed from %s to %s", r.mv.Config.Directory.HomeAttribute, r.src.Home, r.dst.Home))
+		r.event(ctx, "cutover", fmt.Sprintf("%s changed from %s to %s", r.mv.Config.Directory.HomeAttr(), r.src.Home, r.dst.Home))
 		r.log.Info("directory updated", "from", r.src.Home, "to", r.dst.Home)
 		r.mv.crash("cutover")
 	}

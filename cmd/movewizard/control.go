@@ -9,6 +9,7 @@ import (
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/web/format"
 )
 
 // openStore opens the database without taking the runner lock: control
@@ -116,7 +117,7 @@ func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		for _, j := range jobs {
 			fmt.Fprintf(stdout, "job %-4d %-9s to %-10s policy %-7s parallel %-2d by %s at %s\n", j.ID, j.State, j.Target,
-				j.Policy, j.Parallel, j.CreatedBy, j.CreatedAt.Format("2006-01-02 15:04"))
+				j.Policy, j.Parallel, j.CreatedBy, format.Time(j.CreatedAt))
 		}
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/web/format"
 )
 
 // env is what the move, resume and serve commands share: config, the
@@ -82,7 +83,7 @@ func (e *env) progress(m model.Move) {
 	}
 	e.last[m.ID] = key
 	line := fmt.Sprintf("%-12s %-10s %-9s %d/%d msgs %s/%s", m.UID, m.State, orDash(m.Phase),
-		m.MsgsDone, m.MsgsTotal, mib(m.BytesDone), mib(m.BytesTotal))
+		m.MsgsDone, m.MsgsTotal, format.Bytes(m.BytesDone), format.Bytes(m.BytesTotal))
 	if m.Skipped > 0 {
 		line += fmt.Sprintf(" %d skipped", m.Skipped)
 	}
@@ -91,8 +92,6 @@ func (e *env) progress(m model.Move) {
 	}
 	fmt.Fprintln(e.out, line)
 }
-
-func mib(n int64) string { return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20)) }
 
 // runJobs runs jobs one after another (each job's moves in parallel) and
 // prints a summary. Any mailbox not moved makes the exit code 1.
@@ -108,7 +107,7 @@ func (e *env) runJobs(ctx context.Context, jobs []int64, stdout io.Writer) error
 	}
 	fmt.Fprintf(stdout, "\nsummary:\n")
 	for _, m := range moves {
-		fmt.Fprintf(stdout, "  job %-3d %-12s %-13s %d msgs %s, %d skipped", m.JobID, m.UID, m.State, m.MsgsDone, mib(m.BytesDone), m.Skipped)
+		fmt.Fprintf(stdout, "  job %-3d %-12s %-13s %d msgs %s, %d skipped", m.JobID, m.UID, m.State, m.MsgsDone, format.Bytes(m.BytesDone), m.Skipped)
 		if m.Error != "" {
 			fmt.Fprintf(stdout, "  (%s)", m.Error)
 		}
@@ -120,8 +119,8 @@ func (e *env) runJobs(ctx context.Context, jobs []int64, stdout io.Writer) error
 		bytes += m.BytesDone
 	}
 	secs := time.Since(start).Seconds()
-	fmt.Fprintf(stdout, "\n%d messages, %s in %.1fs (%.0f msgs/s, %.1f MB/s)\n", msgs, mib(bytes), secs,
-		float64(msgs)/secs, float64(bytes)/1e6/secs)
+	fmt.Fprintf(stdout, "\n%d messages, %s in %.1fs (%.0f msgs/s, %s)\n", msgs, format.Bytes(bytes), secs,
+		float64(msgs)/secs, format.Rate(float64(bytes)/secs))
 	if failed > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d mailboxes not moved", failed)}
 	}

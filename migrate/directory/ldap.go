@@ -69,15 +69,12 @@ type LDAP struct {
 
 // NewLDAP returns an LDAP directory for cfg. It does not connect; see Check.
 func NewLDAP(cfg config.Directory) *LDAP {
-	d := &LDAP{cfg: cfg, filter: cfg.UserFilter, homeAttr: cfg.HomeAttribute}
+	d := &LDAP{cfg: cfg, filter: cfg.UserFilter, homeAttr: cfg.HomeAttr()}
 	if d.filter == "" {
 		d.filter = config.DefaultUserFilter
 	}
 	if !strings.HasPrefix(d.filter, "(") {
 		d.filter = "(" + d.filter + ")"
-	}
-	if d.homeAttr == "" {
-		d.homeAttr = config.DefaultHomeAttribute
 	}
 	return d
 }
