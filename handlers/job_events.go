@@ -22,6 +22,15 @@ const jobEventsHeartbeat = 15 * time.Second
 // jobEventsJobPoll is how often the job's own state is re-read.
 const jobEventsJobPoll = time.Second
 
+// jobEventsWriteTimeout bounds each write of a stream: the server's write
+// timeout, meant for pages, is lifted for streams, and a browser that stops
+// reading is cut off after this long instead of holding the connection.
+const jobEventsWriteTimeout = 30 * time.Second
+
+// maxStreamsPerUser bounds the live streams one signed-in person holds
+// open (tabs, reconnects); each costs a connection and a subscription.
+const maxStreamsPerUser = 8
+
 // jobEventsBuffer is how many updates may wait for a slow browser before
 // the broker drops it (it reconnects and gets a fresh snapshot).
 const jobEventsBuffer = 256
@@ -65,6 +74,14 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
+	release, ok := s.openStream(r)
+	if !ok {
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, fmt.Sprintf("Too many live pages are open for your account (at most %d); close some tabs.", maxStreamsPerUser),
+			http.StatusTooManyRequests)
+		return
+	}
+	defer release()
 	snapshot, updates, cancel, err := s.Broker.Subscribe(r.Context(), id, jobEventsBuffer)
 	if err != nil {
 		s.logger().Error("job events: subscribe", "job", id, "err", err)
@@ -80,7 +97,8 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	// From here on only events are written; errors end the stream.
 
-	st := &jobStream{s: s, w: w, ctx: r.Context(), id: id, jobState: job.State}
+	rc := http.NewResponseController(w)
+	st := &jobStream{s: s, w: deadlineWriter{w: w, rc: rc}, ctx: r.Context(), id: id, jobState: job.State}
 	if st.sendSnapshot(snapshot, job) != nil {
 		return
 	}
@@ -114,7 +132,7 @@ func (s *Server) eventsJob(w http.ResponseWriter, r *http.Request) (id int64, jo
 // state and each move's) so that a "job" event is sent only on a change.
 type jobStream struct {
 	s        *Server
-	w        http.ResponseWriter
+	w        io.Writer
 	ctx      context.Context // the request's: done when the browser goes away
 	id       int64
 	jobState model.JobState
@@ -221,4 +239,42 @@ func writeEvent(w io.Writer, name string, v any) error {
 	}
 	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, data)
 	return err
+}
+
+// deadlineWriter renews the connection's write deadline before each write
+// of a stream (see jobEventsWriteTimeout).
+type deadlineWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	if err := d.rc.SetWriteDeadline(time.Now().Add(jobEventsWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
+	return d.w.Write(p)
+}
+
+// openStream counts a stream against its person's cap; release undoes it.
+func (s *Server) openStream(r *http.Request) (release func(), ok bool) {
+	who := clientAddr(r)
+	if sess, found := sessionFrom(r.Context()); found {
+		who = sess.UID
+	}
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	if s.streams == nil {
+		s.streams = map[string]int{}
+	}
+	if s.streams[who] >= maxStreamsPerUser {
+		return nil, false
+	}
+	s.streams[who]++
+	return func() {
+		s.streamsMu.Lock()
+		defer s.streamsMu.Unlock()
+		if s.streams[who]--; s.streams[who] <= 0 {
+			delete(s.streams, who)
+		}
+	}, true
 }

@@ -12,7 +12,7 @@ import (
 // forms need no token.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.securityHeaders)
+	r.Use(s.securityHeaders, s.limitBodies)
 	r.Handle("/static/*", s.Assets)
 	r.Get("/healthz", s.health)
 	r.Group(func(r chi.Router) {

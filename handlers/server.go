@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -51,6 +52,17 @@ type Server struct {
 	SessionTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	throttleOnce sync.Once
+	signins      *signinThrottle
+	streamsMu    sync.Mutex
+	streams      map[string]int // open event streams per person
+}
+
+// throttle is the sign-in throttle, made on first use.
+func (s *Server) throttle() *signinThrottle {
+	s.throttleOnce.Do(func() { s.signins = newSigninThrottle() })
+	return s.signins
 }
 
 func (s *Server) now() time.Time {

@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"errors"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,20 +26,39 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	login := strings.TrimSpace(r.PostFormValue("login"))
 	password := r.PostFormValue("password")
+	addr := clientAddr(r)
+	refuse := func(status int, msg string) {
+		s.render(w, r, status, web.SignIn(s.page(r, "Sign in", ""), web.SignInForm{Login: login, Error: msg}))
+	}
+	if wait := s.throttle().wait(s.now(), login, addr); wait > 0 {
+		s.logger().Warn("sign-in refused: too many failures", "login", login, "addr", addr, "wait", wait.Round(time.Second))
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		refuse(http.StatusTooManyRequests, "Too many failed sign-ins for this account or from this address; try again in "+waitText(wait)+".")
+		return
+	}
 	id, err := s.Auth.Authenticate(r.Context(), login, password)
 	if err != nil {
 		msg := "Wrong user name or password."
 		status := http.StatusUnauthorized
 		switch {
 		case errors.Is(err, directory.ErrNoRole):
-			msg, status = "Your account is in neither the admin nor the helpdesk group.", http.StatusForbidden
+			s.logger().Warn("sign-in refused: no role", "login", login, "addr", addr)
+			refuse(http.StatusForbidden, "Your account is in neither the admin nor the helpdesk group.")
+			return
 		case !errors.Is(err, directory.ErrBadCredentials):
-			s.logger().Error("sign in", "login", login, "err", err)
-			msg, status = "The directory could not be reached; try again later.", http.StatusServiceUnavailable
+			s.logger().Error("sign in", "login", login, "addr", addr, "err", err)
+			refuse(http.StatusServiceUnavailable, "The directory could not be reached; try again later.")
+			return
 		}
-		s.render(w, r, status, web.SignIn(s.page(r, "Sign in", ""), web.SignInForm{Login: login, Error: msg}))
+		wait := s.throttle().failed(s.now(), login, addr)
+		s.logger().Warn("sign-in failed", "login", login, "addr", addr)
+		if wait > 0 {
+			msg += " Too many failed sign-ins: the next attempt is possible in " + waitText(wait) + "."
+		}
+		refuse(status, msg)
 		return
 	}
+	s.throttle().succeeded(login)
 	if old, ok := sessionFrom(r.Context()); ok {
 		if err := s.DB.DeleteSession(r.Context(), old.ID); err != nil {
 			s.renderError(w, r, err)
@@ -55,7 +76,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true,
 		Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: int(ttl.Seconds())})
-	s.logger().Info("signed in", "user", id.UID, "role", id.Role)
+	s.logger().Info("signed in", "user", id.UID, "role", id.Role, "addr", addr)
 	next := r.URL.Query().Get("next")
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		next = "/jobs" // only local paths: no open redirect
@@ -73,4 +94,14 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
 		Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// clientAddr is the address the request came from (no proxy header is
+// trusted: a client could set it to anything).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

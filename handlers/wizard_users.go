@@ -108,11 +108,8 @@ func (s *Server) searchUsers(r *http.Request, search web.WizardSearch, errs *web
 // wizardUsersSave handles the step's buttons: add checked users, add all
 // matching, import a list, remove one, next.
 func (s *Server) wizardUsersSave(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 8<<20)
-	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		s.renderError(w, r, invalidf("The form could not be read (is the file larger than 8 MB?)."))
-		return
-	}
+	// limitBodies parsed the form (a CSV upload up to uploadLimit) and removes
+	// its temporary files after this handler.
 	st, err := s.loadWizard(r)
 	if err != nil {
 		s.renderError(w, r, err)

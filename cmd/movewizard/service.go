@@ -34,7 +34,13 @@ func (s service) run(ctx context.Context, ln net.Listener, tlsConfig *tls.Config
 	a := app.New(app.Options{Config: s.cfg, DB: s.store, Dir: s.dir, Auth: s.auth, Log: s.log,
 		SecureCookies: tlsConfig != nil})
 	rn := a.Runner
-	srv := &http.Server{Handler: a.UI.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
+	srv := &http.Server{Handler: a.UI.Handler(), TLSConfig: tlsConfig,
+		// A client gets 10 s for its headers and 60 s for its whole request
+		// (an 8 MiB CSV on a slow line); an answer must be written within
+		// 60 s (event streams lift this per write, see handlers/job_events.go);
+		// an idle keep-alive connection is closed after 2 minutes.
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	served := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {
