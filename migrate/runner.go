@@ -176,55 +176,24 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 	if err != nil {
 		return 0, err
 	}
-	unfinished := make(map[int64]bool, len(moves))
-	for _, m := range moves {
-		unfinished[m.ID] = true
-	}
 	if err := rn.publishOutside(ctx, moves); err != nil {
 		return 0, err
 	}
-	jobs := map[int64]model.Job{}
-	var order []int64
-	byJob := map[int64][]model.Move{}
-	now := rn.Mover.now()
-	for _, m := range moves {
-		if only != nil && !slices.Contains(only, m.JobID) {
-			continue
-		}
-		if _, ok := jobs[m.JobID]; !ok {
-			j, err := rn.DB.Job(ctx, m.JobID)
-			if err != nil {
-				return 0, err
-			}
-			jobs[m.JobID] = j
-			order = append(order, m.JobID)
-		}
-		byJob[m.JobID] = append(byJob[m.JobID], m)
-	}
-	open, err := rn.DB.OpenJobs(ctx)
+	w, err := rn.readWork(ctx, moves, only)
 	if err != nil {
 		return 0, err
 	}
-	for _, id := range open {
-		if _, ok := jobs[id]; ok {
-			continue // has unfinished moves
-		}
-		if _, err := rn.DB.FinishJobIfDone(ctx, id); err != nil {
-			return 0, err
-		}
+	if err := rn.finishIdleJobs(ctx, w); err != nil {
+		return 0, err
 	}
-	pending := 0
-	for _, id := range order {
-		j := jobs[id]
+	now := rn.Mover.now()
+	for _, id := range w.order {
+		j := w.jobs[id]
 		if j.CancelAfterHours > 0 && !j.StartedAt.IsZero() && now.Sub(j.StartedAt) > time.Duration(j.CancelAfterHours)*time.Hour {
-			rn.cancelOverdue(ctx, j, byJob[id])
+			rn.cancelOverdue(ctx, j, w.byJob[id])
 		}
 	}
-	for id := range rn.sources {
-		if _, ok := unfinished[id]; !ok {
-			delete(rn.sources, id) // started and finished: not needed again
-		}
-	}
+	rn.forgetSources(moves)
 	// What runs now, copied: the caps are checked against this copy, which
 	// can only over-count (a move that finished meanwhile wakes the loop for
 	// another round), and the loop adds what it starts.
@@ -232,55 +201,121 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 	running := maps.Clone(rn.running)
 	held := maps.Clone(rn.held)
 	rn.mu.Unlock()
-	// Running moves first (resumed after a restart), then queued ones,
-	// round-robin across jobs, oldest job first.
+	pending := 0
+	// Running moves first (resumed after a restart), then queued ones.
 	for _, state := range []model.MoveState{model.MoveRunning, model.MoveQueued} {
 		queues := map[int64][]model.Move{}
-		for _, id := range order {
-			for _, m := range byJob[id] {
+		for _, id := range w.order {
+			for _, m := range w.byJob[id] {
 				if _, runs := running[m.ID]; m.State == state && !runs && !now.Before(held[m.ID]) {
 					queues[id] = append(queues[id], m)
-					pending++
 				}
 			}
+			pending += len(queues[id])
 		}
-		for progress := true; progress; {
-			progress = false
-			for _, id := range order {
-				q := queues[id]
-				if len(q) == 0 {
-					continue
-				}
-				j := jobs[id]
-				if !j.StartAt.IsZero() && now.Before(j.StartAt) {
-					continue // not yet
-				}
-				m := q[0]
-				// The list was read before the copy of rn.running: a move
-				// that just finished (and left it) may still show as
-				// running. Its committed state decides.
-				fresh, err := rn.DB.Move(ctx, m.ID)
-				if err != nil {
-					return pending, err
-				}
-				if !fresh.Unfinished() {
-					queues[id] = q[1:]
-					pending--
-					progress = true
-					continue
-				}
-				m = fresh
-				if !rn.admit(ctx, j, &m, running) {
-					continue // this job's next move must wait for a cap
-				}
-				queues[id] = q[1:]
-				pending--
-				progress = true
+		started, err := rn.startRoundRobin(ctx, w, queues, running, now, wg)
+		pending -= started
+		if err != nil {
+			return pending, err
+		}
+	}
+	return pending, nil
+}
+
+// work is the unfinished moves of one round, by job, jobs oldest first.
+type work struct {
+	jobs  map[int64]model.Job
+	order []int64
+	byJob map[int64][]model.Move
+}
+
+// readWork groups moves by job (only the jobs in only, when set) and loads
+// each job once.
+func (rn *Runner) readWork(ctx context.Context, moves []model.Move, only []int64) (work, error) {
+	w := work{jobs: map[int64]model.Job{}, byJob: map[int64][]model.Move{}}
+	for _, m := range moves {
+		if only != nil && !slices.Contains(only, m.JobID) {
+			continue
+		}
+		if _, ok := w.jobs[m.JobID]; !ok {
+			j, err := rn.DB.Job(ctx, m.JobID)
+			if err != nil {
+				return work{}, err
+			}
+			w.jobs[m.JobID] = j
+			w.order = append(w.order, m.JobID)
+		}
+		w.byJob[m.JobID] = append(w.byJob[m.JobID], m)
+	}
+	return w, nil
+}
+
+// finishIdleJobs gives an outcome to open jobs with no unfinished move left
+// (their last move finished in another process, or they were cancelled).
+func (rn *Runner) finishIdleJobs(ctx context.Context, w work) error {
+	open, err := rn.DB.OpenJobs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range open {
+		if _, ok := w.jobs[id]; ok {
+			continue // has unfinished moves
+		}
+		if _, err := rn.DB.FinishJobIfDone(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forgetSources drops cached source servers of moves no longer unfinished.
+func (rn *Runner) forgetSources(moves []model.Move) {
+	unfinished := make(map[int64]bool, len(moves))
+	for _, m := range moves {
+		unfinished[m.ID] = true
+	}
+	for id := range rn.sources {
+		if !unfinished[id] {
+			delete(rn.sources, id)
+		}
+	}
+}
+
+// startRoundRobin starts the moves in queues as the caps allow, one per job
+// per pass, oldest job first, until a pass starts nothing. It returns how
+// many left the queues (started, or found finished).
+func (rn *Runner) startRoundRobin(ctx context.Context, w work, queues map[int64][]model.Move, running map[int64]slot, now time.Time, wg *sync.WaitGroup) (int, error) {
+	left := 0
+	for progress := true; progress; {
+		progress = false
+		for _, id := range w.order {
+			q := queues[id]
+			if len(q) == 0 {
+				continue
+			}
+			j := w.jobs[id]
+			if !j.StartAt.IsZero() && now.Before(j.StartAt) {
+				continue // not yet
+			}
+			// The list was read before the copy of rn.running: a move that
+			// just finished (and left it) may still show as running. Its
+			// committed state decides.
+			m, err := rn.DB.Move(ctx, q[0].ID)
+			if err != nil {
+				return left, err
+			}
+			if m.Unfinished() && !rn.admit(ctx, j, &m, running) {
+				continue // this job's next move must wait for a cap
+			}
+			queues[id] = q[1:]
+			left++
+			progress = true
+			if m.Unfinished() {
 				running[m.ID] = rn.start(ctx, j, m, wg)
 			}
 		}
 	}
-	return pending, nil
+	return left, nil
 }
 
 // publishOutside publishes moves whose state changed without a mover:
