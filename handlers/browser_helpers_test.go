@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,15 +14,14 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
-	"github.com/movewizard/movewizard/handlers"
+	"github.com/movewizard/movewizard/handlers/app"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
-	"github.com/movewizard/movewizard/migrate/progress"
+	"github.com/movewizard/movewizard/migrate/testenv"
 	"github.com/movewizard/movewizard/migrate/testserver"
-	"github.com/movewizard/movewizard/static"
 )
 
 // The browser tests drive the real pages in headless Chromium against the
@@ -90,51 +88,21 @@ func newBrowserApp(t *testing.T) *browserApp {
 		AdminGroup: a.ldap.GroupDN("mail-admins"), HelpdeskGroup: a.ldap.GroupDN("helpdesk")}
 	a.dir = directory.NewLDAP(dirCfg)
 
-	a.src = imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: '.'})
-	a.dst = imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: '/'})
-	srcAddr, err := a.src.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.src.Close() })
-	dstAddr, err := a.dst.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.dst.Close() })
+	env := testenv.Start(t, testenv.Options{SrcDelimiter: '.', DstDelimiter: '/', Group: "g1"})
+	a.src, a.dst, a.db = env.Src, env.Dst, env.DB
 	for _, uid := range browserUsers {
 		a.evilUID[uid] = browserSeed(t, a.src, uid)
 		a.dst.AddUser(uid, "pw")
 	}
-
-	cfg := &config.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
-		RetryPatience: 5 * time.Second, Directory: dirCfg,
-		Servers: []config.Server{
-			{Name: "src", Address: srcAddr, TLS: config.TLSNone, Home: "src.example.org", Group: "g1",
-				Login: config.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"},
-			{Name: "dst", Address: dstAddr, TLS: config.TLSNone, Home: "dst.example.org", Group: "g1",
-				Login: config.LoginMasterUser, AdminUser: "admin", AdminPassword: "adminpw"},
-		}}
-	a.db, err = db.Open(context.Background(), cfg.Database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.db.Close() })
-	broker := progress.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
-		if jobID == 0 {
-			return a.db.UnfinishedMoves(ctx)
-		}
-		return a.db.Moves(ctx, jobID)
-	}, nil)
-	mover := &migrate.Mover{Config: cfg, Dir: a.dir, DB: a.db, Progress: broker.Publish, Patience: cfg.RetryPatience}
-	a.runner = &migrate.Runner{Mover: mover, DB: a.db, Poll: 50 * time.Millisecond}
+	cfg := env.Config
+	cfg.RetryPatience, cfg.Directory = 5*time.Second, dirCfg
+	service := app.New(app.Options{Config: cfg, DB: a.db, Dir: a.dir, Auth: a.dir, Poll: 50 * time.Millisecond})
+	a.runner = service.Runner
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.runner.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	srv := &handlers.Server{Config: cfg, DB: a.db, Dir: a.dir, Auth: a.dir, Runner: a.runner, Broker: broker,
-		Assets: static.New()}
-	a.ts = httptest.NewServer(srv.Handler())
+	a.ts = httptest.NewServer(service.UI.Handler())
 	t.Cleanup(a.ts.Close)
 	return a
 }
@@ -145,22 +113,20 @@ func newBrowserApp(t *testing.T) *browserApp {
 func browserSeed(t *testing.T, s *imapmem.Server, uid string) imap.UID {
 	t.Helper()
 	s.AddUser(uid, "pw")
-	add := func(folder, subject string, n int) imap.UID {
+	msg := func(folder, subject string, n int) testenv.Msg {
 		body := fmt.Sprintf("From: a@example.org\r\nSubject: %s\r\nMessage-ID: <%s.%d.%d@example.org>\r\n\r\nbody %d\r\n",
 			subject, uid, len(folder), n, n)
-		id, err := s.AddMessage(uid, folder, []imap.Flag{imap.FlagSeen}, time.Date(2020, 1, 1, n, 0, 0, 0, time.UTC), []byte(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return id
+		return testenv.Msg{Folder: folder, Flags: []imap.Flag{imap.FlagSeen}, Date: time.Date(2020, 1, 1, n, 0, 0, 0, time.UTC), Body: []byte(body)}
 	}
+	var msgs []testenv.Msg
 	for i := 0; i < browserInboxMessages; i++ {
-		add("INBOX", fmt.Sprintf("hello %d", i), i)
+		msgs = append(msgs, msg("INBOX", fmt.Sprintf("hello %d", i), i))
 	}
+	testenv.Seed(t, s, uid, msgs...)
 	if err := s.CreateMailbox(uid, browserEvilFolder, ""); err != nil {
 		t.Fatal(err)
 	}
-	return add(browserEvilFolder, browserEvilSubject, 0)
+	return testenv.Seed(t, s, uid, msg(browserEvilFolder, browserEvilSubject, 0))[browserEvilFolder][0]
 }
 
 // createJob makes a job directly in the database, as the wizard would.

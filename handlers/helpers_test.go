@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +15,14 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/handlers"
+	"github.com/movewizard/movewizard/handlers/app"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/progress"
-	"github.com/movewizard/movewizard/static"
+	"github.com/movewizard/movewizard/migrate/testenv"
 )
 
 // testApp is the whole web application on httptest with in-process IMAP
@@ -43,33 +43,23 @@ type testApp struct {
 // (no role).
 func newTestApp(t *testing.T) *testApp {
 	t.Helper()
-	a := &testApp{
-		src: imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: '.'}),
-		dst: imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: '/'}),
-	}
-	srcAddr, err := a.src.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.src.Close() })
-	dstAddr, err := a.dst.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.dst.Close() })
+	env := testenv.Start(t, testenv.Options{SrcDelimiter: '.', DstDelimiter: '/', Group: "g1"})
+	a := &testApp{src: env.Src, dst: env.Dst, cfg: env.Config, db: env.DB}
+	a.cfg.RetryPatience = 5 * time.Second
 	var users []directory.User
 	for i := 1; i <= 5; i++ {
 		uid := fmt.Sprintf("user%02d", i)
 		a.src.AddUser(uid, "pw")
 		a.dst.AddUser(uid, "pw")
+		var msgs []testenv.Msg
 		for j := 0; j < 10; j++ {
 			body := fmt.Sprintf("From: a@example.org\r\nSubject: hello %d\r\nMessage-ID: <%s.%d@example.org>\r\n\r\nbody\r\n", j, uid, j)
-			if _, err := a.src.AddMessage(uid, "INBOX", []imap.Flag{imap.FlagSeen}, time.Date(2020, 1, 1+j, 0, 0, 0, 0, time.UTC), []byte(body)); err != nil {
-				t.Fatal(err)
-			}
+			msgs = append(msgs, testenv.Msg{Folder: "INBOX", Flags: []imap.Flag{imap.FlagSeen},
+				Date: time.Date(2020, 1, 1+j, 0, 0, 0, 0, time.UTC), Body: []byte(body)})
 		}
+		testenv.Seed(t, a.src, uid, msgs...)
 		users = append(users, directory.User{DN: "uid=" + uid + ",ou=people,dc=example,dc=org", UID: uid,
-			Name: fmt.Sprintf("User %02d", i), Mail: uid + "@example.org", Home: "src.example.org"})
+			Name: fmt.Sprintf("User %02d", i), Mail: uid + "@example.org", Home: testenv.SrcHome})
 	}
 	users = append(users, directory.User{DN: "uid=ghost,ou=people,dc=example,dc=org", UID: "ghost", Name: "Ghost",
 		Mail: "ghost@example.org", Home: "gone.example.org"})
@@ -79,34 +69,12 @@ func newTestApp(t *testing.T) *testApp {
 	auth.Add("alice", "Alice Admin", "alicepw", model.RoleAdmin)
 	auth.Add("hank", "Hank Helpdesk", "hankpw", model.RoleHelpdesk)
 	auth.Add("olga", "Olga Other", "olgapw", "")
-	a.cfg = &config.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
-		RetryPatience: 5 * time.Second,
-		Directory:     config.Directory{HomeAttribute: "mailHost"},
-		Servers: []config.Server{
-			{Name: "src", Address: srcAddr, TLS: config.TLSNone, Home: "src.example.org", Group: "g1",
-				Login: config.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"},
-			{Name: "dst", Address: dstAddr, TLS: config.TLSNone, Home: "dst.example.org", Group: "g1",
-				Login: config.LoginMasterUser, AdminUser: "admin", AdminPassword: "adminpw"},
-		}}
-	a.db, err = db.Open(context.Background(), a.cfg.Database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.db.Close() })
-	a.broker = progress.NewBroker(func(ctx context.Context, jobID int64) ([]model.Move, error) {
-		if jobID == 0 {
-			return a.db.UnfinishedMoves(ctx)
-		}
-		return a.db.Moves(ctx, jobID)
-	}, nil)
-	mover := &migrate.Mover{Config: a.cfg, Dir: a.dir, DB: a.db, Progress: a.broker.Publish, Patience: a.cfg.RetryPatience}
-	a.runner = &migrate.Runner{Mover: mover, DB: a.db, Poll: 50 * time.Millisecond}
+	service := app.New(app.Options{Config: a.cfg, DB: a.db, Dir: a.dir, Auth: auth, Poll: 50 * time.Millisecond})
+	a.srv, a.runner, a.broker = service.UI, service.Runner, service.Broker
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.runner.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	a.srv = &handlers.Server{Config: a.cfg, DB: a.db, Dir: a.dir, Auth: auth, Runner: a.runner, Broker: a.broker,
-		Assets: static.New()}
 	a.ts = httptest.NewServer(a.srv.Handler())
 	t.Cleanup(a.ts.Close)
 	return a

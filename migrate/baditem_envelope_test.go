@@ -8,17 +8,13 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/migrate/testenv"
 )
 
 // TestFetchEnvelope: fetchEnvelope returns an envelope or an error, never
 // neither (a UID not in the folder is an error).
 func TestFetchEnvelope(t *testing.T) {
-	s := imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: '/'})
-	addr, err := s.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, addr := testenv.Serve(t, imapmem.Options{Delimiter: '/'})
 	s.AddUser("alice", "pw")
 	uid, err := s.AddMessage("alice", "INBOX", nil, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
 		[]byte("From: a@example.org\r\nSubject: hello\r\nMessage-ID: <m1@example.org>\r\n\r\nbody\r\n"))

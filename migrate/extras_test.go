@@ -12,6 +12,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/testenv"
 )
 
 // TestVerifyRemovesLateDuplicates recreates what a server still executing
@@ -73,13 +74,8 @@ func TestVerifyRemovesLateDuplicates(t *testing.T) {
 		t.Fatalf("source still holds %d messages after the move", len(wantTarget)-len(want))
 	}
 	got := manifest(t, e.dst, "alice", "INBOX")
-	foreignKey := ""
-	for _, g := range got {
-		if strings.Contains(g, "delivered elsewhere") {
-			foreignKey = g
-		}
-	}
-	if foreignKey == "" {
+	foreignKey := testenv.Line(foreign.msg())
+	if !slices.Contains(got, foreignKey) {
 		t.Fatalf("the message someone else put on the target is gone: %d messages there", len(got))
 	}
 	withForeign := append(append([]string(nil), want...), foreignKey)

@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +16,7 @@ import (
 	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/testenv"
 )
 
 // memEnv is two in-process IMAP servers, an in-memory directory and a
@@ -32,25 +30,13 @@ type memEnv struct {
 
 func newMemEnv(t *testing.T, srcDelim, dstDelim rune, users ...string) *memEnv {
 	t.Helper()
-	e := &memEnv{
-		src: imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: srcDelim}),
-		dst: imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: dstDelim}),
-	}
-	srcAddr, err := e.src.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.src.Close() })
-	dstAddr, err := e.dst.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.dst.Close() })
+	env := testenv.Start(t, testenv.Options{SrcDelimiter: srcDelim, DstDelimiter: dstDelim})
+	e := &memEnv{src: env.Src, dst: env.Dst, cfg: env.Config, db: env.DB}
 	var dusers []directory.User
 	for _, u := range users {
 		e.src.AddUser(u, "pw-"+u)
 		e.dst.AddUser(u, "pw-"+u)
-		dusers = append(dusers, directory.User{DN: "uid=" + u + ",ou=people,dc=example,dc=org", UID: u, Home: "src.example.org"})
+		dusers = append(dusers, directory.User{DN: "uid=" + u + ",ou=people,dc=example,dc=org", UID: u, Home: testenv.SrcHome})
 	}
 	for _, name := range []string{"Sent", "Drafts", "Trash"} {
 		for _, u := range users {
@@ -60,17 +46,6 @@ func newMemEnv(t *testing.T, srcDelim, dstDelim rune, users ...string) *memEnv {
 		}
 	}
 	e.dir = directory.NewMem(dusers...)
-	e.cfg = &config.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
-		Directory: config.Directory{HomeAttribute: "mailHost"},
-		Servers: []config.Server{
-			{Name: "src", Address: srcAddr, TLS: config.TLSNone, Home: "src.example.org", Login: config.LoginSASLPlain, AdminUser: "admin", AdminPassword: "adminpw"},
-			{Name: "dst", Address: dstAddr, TLS: config.TLSNone, Home: "dst.example.org", Login: config.LoginMasterUser, AdminUser: "admin", AdminPassword: "adminpw"},
-		}}
-	e.db, err = db.Open(context.Background(), e.cfg.Database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.db.Close() })
 	return e
 }
 
@@ -116,56 +91,31 @@ func msg(folder, subject string, i int, flags ...imap.Flag) seedMsg {
 	return seedMsg{folder: folder, flags: flags, date: time.Date(2015+i%10, time.Month(1+i%12), 1+i%27, 10, 0, 0, 0, time.UTC), body: []byte(body)}
 }
 
+func (m seedMsg) msg() testenv.Msg {
+	return testenv.Msg{Folder: m.folder, Flags: m.flags, Date: m.date, Body: m.body}
+}
+
 func (e *memEnv) seed(t *testing.T, user string, msgs []seedMsg) map[string][]imap.UID {
 	t.Helper()
-	uids := map[string][]imap.UID{}
+	var ms []testenv.Msg
 	for _, m := range msgs {
-		if m.folder != "INBOX" {
-			if err := e.src.CreateMailbox(user, m.folder, ""); err != nil && !strings.Contains(err.Error(), "exist") {
-				t.Fatal(err)
-			}
-		}
-		uid, err := e.src.AddMessage(user, m.folder, m.flags, m.date, m.body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		uids[m.folder] = append(uids[m.folder], uid)
+		ms = append(ms, m.msg())
 	}
-	return uids
+	return testenv.Seed(t, e.src, user, ms...)
 }
 
-// manifest is a folder's messages as (body, flags, date) strings, sorted:
-// the multiset a correct move preserves.
+// manifest is a folder's content on s (testenv.Manifest): the multiset a
+// correct move preserves.
 func manifest(t *testing.T, s *imapmem.Server, user, folder string) []string {
 	t.Helper()
-	msgs, err := s.Messages(user, folder)
-	if err != nil {
-		t.Fatalf("Messages(%q) = %v", folder, err)
-	}
-	var out []string
-	for _, m := range msgs {
-		var flags []string
-		for _, f := range m.Flags {
-			if !strings.EqualFold(string(f), `\Recent`) {
-				flags = append(flags, strings.ToLower(string(f)))
-			}
-		}
-		sort.Strings(flags)
-		out = append(out, fmt.Sprintf("%s|%s|%s", m.Body, strings.Join(flags, " "), m.Date.UTC().Format(time.RFC3339)))
-	}
-	slices.Sort(out)
-	return out
+	return testenv.Manifest(t, testenv.Mem(s, user), folder)
 }
 
+// equalManifest stops the test when got is not want.
 func equalManifest(t *testing.T, what string, got, want []string) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d messages, want %d", what, len(got), len(want))
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Fatalf("%s: message %d differs:\n got %q\nwant %q", what, i, got[i], want[i])
-		}
+	if !testenv.EqualManifest(t, what, got, want) {
+		t.FailNow()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/testenv"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -53,7 +54,7 @@ func TestIntegrationCyrusBacktickFolder(t *testing.T) {
 		if strings.Contains(tn, "`") || !strings.HasPrefix(tn, e.dst.prefix()) {
 			t.Errorf("%q renamed to %q, want a look-alike without '`' under %q", src, tn, e.dst.prefix())
 		}
-		itEqualManifest(t, "target "+tn+" (from "+src+")", after.manifest[tn], before.manifest[src])
+		testenv.EqualManifest(t, "target "+tn+" (from "+src+")", after.manifest[tn], before.manifest[src])
 	}
 	e.checkSourceEmptied(t, m)
 	e.checkDirectory(t, "gina", itDstHome, 1)

@@ -14,7 +14,6 @@ import (
 	"hash/fnv"
 	"maps"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,10 +21,10 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/testenv"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -125,21 +124,9 @@ func e2eNewEnv(t *testing.T, src, dst e2eSide, users ...string) *e2eEnv {
 	}
 	e := &e2eEnv{itEnv: &itEnv{ldap: testserver.StartSlapd(t, testserver.SlapdOptions{Users: ldapUsers})}}
 	e.src, e.dst = e2eStart(t, src, pw), e2eStart(t, dst, pw)
-	e.cfg = &config.Config{
-		Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
-		Directory: config.Directory{URL: e.ldap.URL, BindDN: e.ldap.AdminDN, BindPassword: e.ldap.AdminPassword,
-			BaseDN: e.ldap.PeopleDN, UserFilter: "(objectClass=inetOrgPerson)", HomeAttribute: "mailHost"},
-		Servers: []config.Server{e.src.config("src", itSrcHome, true), e.dst.config("dst", itDstHome, false)},
-	}
-	var err error
-	if e.db, err = db.Open(context.Background(), e.cfg.Database); err != nil {
-		t.Fatalf("db.Open() = %v", err)
-	}
-	t.Cleanup(func() {
-		if err := e.db.Close(); err != nil {
-			t.Errorf("db.Close() = %v", err)
-		}
-	})
+	e.cfg = testenv.Config(t, e.src.config("src", itSrcHome, true), e.dst.config("dst", itDstHome, false))
+	e.cfg.Directory = itDirectory(e.ldap)
+	e.db = testenv.OpenDB(t, e.cfg.Database)
 	return e
 }
 
@@ -318,7 +305,7 @@ func e2eSnap(t *testing.T, s e2eServer, user string) itSnapshot {
 			continue
 		}
 		snap.attrs[b.Mailbox] = b.Attrs
-		snap.manifest[b.Mailbox] = itManifest(t, c, b.Mailbox)
+		snap.manifest[b.Mailbox] = testenv.Manifest(t, testenv.IMAP(c), b.Mailbox)
 	}
 	subs, err := c.List("", "*", &imap.ListOptions{SelectSubscribed: true}).Collect()
 	if err != nil {
@@ -434,7 +421,7 @@ func (e *e2eEnv) checkTarget(t *testing.T, m model.Move, before itSnapshot, want
 			t.Errorf("%s: target lacks %q (from %q); target folders %q", user, tn, name, after.names())
 			continue
 		}
-		itEqualManifest(t, fmt.Sprintf("%s: target %q (from %q)", user, tn, name), got, want[name])
+		testenv.EqualManifest(t, fmt.Sprintf("%s: target %q (from %q)", user, tn, name), got, want[name])
 		// A target special-use folder may be subscribed already (AutoSpecial).
 		if w := before.subscribed[name]; after.subscribed[tn] != w && !(w == false && e2eSpecialUse(after.attrs[tn]) != "") {
 			t.Errorf("%s: target %q subscribed = %v, want %v like source %q", user, tn, after.subscribed[tn], w, name)
@@ -687,7 +674,7 @@ func (e *e2eEnv) checkUntouched(t *testing.T, user string, before, dstBefore itS
 		t.Errorf("source folders = %q, want %q", got, want)
 	}
 	for _, name := range before.names() {
-		itEqualManifest(t, "source "+name, after.manifest[name], before.manifest[name])
+		testenv.EqualManifest(t, "source "+name, after.manifest[name], before.manifest[name])
 	}
 	if !maps.Equal(after.subscribed, before.subscribed) {
 		t.Errorf("source subscriptions = %q, want %q", itKeys(after.subscribed), itKeys(before.subscribed))
@@ -822,7 +809,7 @@ func TestIntegrationCyrusMunge8bit(t *testing.T) {
 					t.Errorf("source lacks %q, which holds skipped messages", name)
 					continue
 				}
-				itEqualManifest(t, "source "+name+" (the skipped messages)", got, stay[name])
+				testenv.EqualManifest(t, "source "+name+" (the skipped messages)", got, stay[name])
 			}
 			// Nothing lost, nothing altered: per folder, source ∪ target is
 			// the corpus as it was.
@@ -830,7 +817,7 @@ func TestIntegrationCyrusMunge8bit(t *testing.T) {
 				tn, _ := e2eTargetName(t, name, e.src, e.dst)
 				union := append(slices.Clone(srcAfter.manifest[name]), dstAfter.manifest[tn]...)
 				slices.Sort(union)
-				itEqualManifest(t, fmt.Sprintf("source %q ∪ target %q", name, tn), union, before.manifest[name])
+				testenv.EqualManifest(t, fmt.Sprintf("source %q ∪ target %q", name, tn), union, before.manifest[name])
 			}
 			if sk := e.events(t, m, "source-kept"); len(sk) != 1 {
 				t.Errorf("source-kept events = %q, want one listing the folders with skipped messages", sk)

@@ -6,7 +6,6 @@ package migrate_test
 import (
 	"context"
 	"maps"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -14,10 +13,10 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/testenv"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -44,26 +43,13 @@ func itNewCyrusEnv(t *testing.T, src testserver.DovecotOptions, dst testserver.C
 		},
 		cy: testserver.StartCyrus(t, dst),
 	}
-	e.cfg = &config.Config{
-		Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
-		Directory: config.Directory{URL: e.ldap.URL, BindDN: e.ldap.AdminDN, BindPassword: e.ldap.AdminPassword,
-			BaseDN: e.ldap.PeopleDN, UserFilter: "(objectClass=inetOrgPerson)", HomeAttribute: "mailHost"},
-		Servers: []config.Server{
-			{Name: "src", Address: e.src.Addr, TLS: config.TLSNone, Home: itSrcHome, Login: config.LoginMasterUser,
-				AdminUser: e.src.MasterUser, AdminPassword: e.src.MasterPassword},
-			{Name: "dst", Address: e.cy.Addr, TLS: config.TLSNone, Home: itDstHome, Login: config.LoginSASLPlain,
-				AdminUser: e.cy.AdminUser, AdminPassword: e.cy.AdminPassword},
-		},
-	}
-	var err error
-	if e.db, err = db.Open(context.Background(), e.cfg.Database); err != nil {
-		t.Fatalf("db.Open() = %v", err)
-	}
-	t.Cleanup(func() {
-		if err := e.db.Close(); err != nil {
-			t.Errorf("db.Close() = %v", err)
-		}
-	})
+	e.cfg = testenv.Config(t,
+		config.Server{Name: "src", Address: e.src.Addr, TLS: config.TLSNone, Home: itSrcHome, Login: config.LoginMasterUser,
+			AdminUser: e.src.MasterUser, AdminPassword: e.src.MasterPassword},
+		config.Server{Name: "dst", Address: e.cy.Addr, TLS: config.TLSNone, Home: itDstHome, Login: config.LoginSASLPlain,
+			AdminUser: e.cy.AdminUser, AdminPassword: e.cy.AdminPassword})
+	e.cfg.Directory = itDirectory(e.ldap)
+	e.db = testenv.OpenDB(t, e.cfg.Database)
 	return e
 }
 
@@ -86,7 +72,7 @@ func itManifests(t *testing.T, c *imapclient.Client, names ...string) map[string
 	t.Helper()
 	out := map[string][]string{}
 	for _, n := range names {
-		out[n] = itManifest(t, c, n)
+		out[n] = testenv.Manifest(t, testenv.IMAP(c), n)
 	}
 	return out
 }
@@ -141,7 +127,7 @@ func TestIntegrationCyrusOddNames(t *testing.T) {
 	}
 	dc := itCyrusDial(t, e.cy, "alice")
 	for src, dst := range names {
-		itEqualManifest(t, "target "+dst+" (from "+src+")", itManifest(t, dc, dst), before[src])
+		testenv.EqualManifest(t, "target "+dst+" (from "+src+")", testenv.Manifest(t, testenv.IMAP(dc), dst), before[src])
 	}
 	events, err := e.db.Events(context.Background(), m.ID)
 	if err != nil {

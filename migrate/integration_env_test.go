@@ -1,18 +1,16 @@
 package migrate_test
 
 // Integration tests: whole moves between two real Dovecot instances with a
-// real OpenLDAP directory. The oracle is a manifest taken over IMAP: per
-// folder, the multiset of (SHA-256 of the raw message, flags, INTERNALDATE).
+// real OpenLDAP directory. The oracle is a manifest taken over IMAP
+// (testenv.Manifest): per folder, the multiset of (SHA-256 of the raw
+// message, flags, INTERNALDATE).
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,12 +23,13 @@ import (
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/testenv"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
 const (
-	itSrcHome = "src.example.org"
-	itDstHome = "dst.example.org"
+	itSrcHome = testenv.SrcHome
+	itDstHome = testenv.DstHome
 )
 
 // itEnv is a source and a target Dovecot, a slapd and a job store.
@@ -66,27 +65,20 @@ func itNewEnv(t *testing.T, s itSetup) *itEnv {
 		dst:  testserver.StartDovecot(t, s.dst),
 		ldap: testserver.StartSlapd(t, testserver.SlapdOptions{Users: ldapUsers}),
 	}
-	e.cfg = &config.Config{
-		Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
-		Directory: config.Directory{URL: e.ldap.URL, BindDN: e.ldap.AdminDN, BindPassword: e.ldap.AdminPassword,
-			BaseDN: e.ldap.PeopleDN, UserFilter: "(objectClass=inetOrgPerson)", HomeAttribute: "mailHost"},
-		Servers: []config.Server{
-			{Name: "src", Address: e.src.Addr, TLS: config.TLSNone, Home: itSrcHome, Login: config.LoginMasterUser,
-				AdminUser: e.src.MasterUser, AdminPassword: e.src.MasterPassword},
-			{Name: "dst", Address: e.dst.Addr, TLS: config.TLSNone, Home: itDstHome, Login: config.LoginSASLPlain,
-				AdminUser: e.dst.MasterUser, AdminPassword: e.dst.MasterPassword},
-		},
-	}
-	var err error
-	if e.db, err = db.Open(context.Background(), e.cfg.Database); err != nil {
-		t.Fatalf("db.Open() = %v", err)
-	}
-	t.Cleanup(func() {
-		if err := e.db.Close(); err != nil {
-			t.Errorf("db.Close() = %v", err)
-		}
-	})
+	e.cfg = testenv.Config(t,
+		config.Server{Name: "src", Address: e.src.Addr, TLS: config.TLSNone, Home: itSrcHome, Login: config.LoginMasterUser,
+			AdminUser: e.src.MasterUser, AdminPassword: e.src.MasterPassword},
+		config.Server{Name: "dst", Address: e.dst.Addr, TLS: config.TLSNone, Home: itDstHome, Login: config.LoginSASLPlain,
+			AdminUser: e.dst.MasterUser, AdminPassword: e.dst.MasterPassword})
+	e.cfg.Directory = itDirectory(e.ldap)
+	e.db = testenv.OpenDB(t, e.cfg.Database)
 	return e
+}
+
+// itDirectory is the configuration of the directory on l.
+func itDirectory(l *testserver.Slapd) config.Directory {
+	return config.Directory{URL: l.URL, BindDN: l.AdminDN, BindPassword: l.AdminPassword,
+		BaseDN: l.PeopleDN, UserFilter: "(objectClass=inetOrgPerson)", HomeAttribute: "mailHost"}
 }
 
 func (e *itEnv) mover(progress func(model.Move)) *migrate.Mover {
@@ -150,17 +142,7 @@ func (e *itEnv) seed(t *testing.T, d *testserver.Dovecot, user string, o itCorpu
 	}
 	msgs := itCorpus(user, o)
 	for _, m := range msgs {
-		name := itName(m.levels, d.Sep, d.Prefix)
-		cmd := c.Append(name, int64(len(m.body)), &imap.AppendOptions{Flags: m.flags, Time: m.date})
-		if _, err := cmd.Write(m.body); err != nil {
-			t.Fatalf("Append(%q).Write() = %v", name, err)
-		}
-		if err := cmd.Close(); err != nil {
-			t.Fatalf("Append(%q).Close() = %v", name, err)
-		}
-		if _, err := cmd.Wait(); err != nil {
-			t.Fatalf("Append(%q) = %v", name, err)
-		}
+		testenv.Append(t, c, testenv.Msg{Folder: itName(m.levels, d.Sep, d.Prefix), Flags: m.flags, Date: m.date, Body: m.body})
 	}
 	return len(msgs)
 }
@@ -223,7 +205,7 @@ func itSnap(t *testing.T, d *testserver.Dovecot, user string) itSnapshot {
 			continue
 		}
 		s.attrs[b.Mailbox] = b.Attrs
-		s.manifest[b.Mailbox] = itManifest(t, c, b.Mailbox)
+		s.manifest[b.Mailbox] = testenv.Manifest(t, testenv.IMAP(c), b.Mailbox)
 	}
 	subs, err := c.List("", "*", &imap.ListOptions{SelectSubscribed: true}).Collect()
 	if err != nil {
@@ -233,62 +215,6 @@ func itSnap(t *testing.T, d *testserver.Dovecot, user string) itSnapshot {
 		s.subscribed[b.Mailbox] = true
 	}
 	return s
-}
-
-// itManifest reads one folder: the multiset of (SHA-256 of BODY.PEEK[],
-// flags without \Recent, INTERNALDATE in UTC), sorted.
-func itManifest(t *testing.T, c *imapclient.Client, folder string) []string {
-	t.Helper()
-	sel, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
-	if err != nil {
-		t.Fatalf("Examine(%q) = %v", folder, err)
-	}
-	out := []string{}
-	if sel.NumMessages == 0 {
-		return out
-	}
-	fetch := c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{
-		Flags: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}},
-	})
-	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
-		var flags []string
-		var date time.Time
-		var sum []byte
-		for item := msg.Next(); item != nil; item = msg.Next() {
-			switch it := item.(type) {
-			case imapclient.FetchItemDataFlags:
-				for _, f := range it.Flags {
-					if !strings.EqualFold(string(f), `\Recent`) {
-						flags = append(flags, string(f))
-					}
-				}
-			case imapclient.FetchItemDataInternalDate:
-				date = it.Time
-			case imapclient.FetchItemDataBodySection:
-				h := sha256.New()
-				if it.Literal == nil {
-					t.Fatalf("Fetch(%q): message %d has no body", folder, msg.SeqNum)
-				}
-				if _, err := io.Copy(h, it.Literal); err != nil {
-					t.Fatalf("Fetch(%q) body = %v", folder, err)
-				}
-				sum = h.Sum(nil)
-			}
-		}
-		if sum == nil || date.IsZero() {
-			t.Fatalf("Fetch(%q): message %d lacks body or date", folder, msg.SeqNum)
-		}
-		slices.Sort(flags)
-		out = append(out, fmt.Sprintf("%x|%s|%s", sum, strings.Join(flags, " "), date.UTC().Format(time.RFC3339)))
-	}
-	if err := fetch.Close(); err != nil {
-		t.Fatalf("Fetch(%q) = %v", folder, err)
-	}
-	if len(out) != int(sel.NumMessages) {
-		t.Fatalf("Fetch(%q) returned %d messages, EXAMINE said %d", folder, len(out), sel.NumMessages)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func itHasAttr(attrs []imap.MailboxAttr, want imap.MailboxAttr) bool {
@@ -326,20 +252,6 @@ func itSpecialNames(d *testserver.Dovecot) []string {
 	return out
 }
 
-func itEqualManifest(t *testing.T, what string, got, want []string) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s: %d messages, want %d", what, len(got), len(want))
-		return
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Errorf("%s: message %d differs:\n got %s\nwant %s", what, i, got[i], want[i])
-			return
-		}
-	}
-}
-
 // checkTarget compares the target of user with the source snapshot taken
 // before the move: every folder's manifest, the total count, special use
 // and subscriptions.
@@ -362,7 +274,7 @@ func (e *itEnv) checkTarget(t *testing.T, user string, before itSnapshot, dstAut
 			t.Errorf("%s: target lacks %q (from %q); target folders %v", user, tn, name, after.names())
 			continue
 		}
-		itEqualManifest(t, fmt.Sprintf("%s: target %q (from %q)", user, tn, name), got, before.manifest[name])
+		testenv.EqualManifest(t, fmt.Sprintf("%s: target %q (from %q)", user, tn, name), got, before.manifest[name])
 		if want := before.subscribed[name]; after.subscribed[tn] != want && !(special[tn] && !want) {
 			t.Errorf("%s: target %q subscribed = %v, want %v like source %q", user, tn, after.subscribed[tn], want, name)
 		}

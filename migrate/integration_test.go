@@ -18,6 +18,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/testenv"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -86,7 +87,7 @@ func TestIntegrationKeepSource(t *testing.T) {
 		t.Errorf("source folders = %v, want %v", got, want)
 	}
 	for _, name := range before.names() {
-		itEqualManifest(t, "source "+name, after.manifest[name], before.manifest[name])
+		testenv.EqualManifest(t, "source "+name, after.manifest[name], before.manifest[name])
 	}
 	e.checkTarget(t, "dave", before, true)
 	e.checkDirectory(t, "dave", itDstHome, 1)
@@ -110,7 +111,7 @@ func TestIntegrationAlreadyThere(t *testing.T) {
 	}
 	after := itSnap(t, e.src, "erin")
 	for _, name := range before.names() {
-		itEqualManifest(t, "source "+name, after.manifest[name], before.manifest[name])
+		testenv.EqualManifest(t, "source "+name, after.manifest[name], before.manifest[name])
 	}
 }
 
@@ -153,7 +154,7 @@ func TestIntegrationQuota(t *testing.T) {
 		t.Errorf("source folders = %v, want %v", got, want)
 	}
 	for _, name := range before.names() {
-		itEqualManifest(t, "source "+name, after.manifest[name], before.manifest[name])
+		testenv.EqualManifest(t, "source "+name, after.manifest[name], before.manifest[name])
 	}
 	e.checkDirectory(t, "frank", itSrcHome, 0)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/testenv"
 )
 
 // TestMeasureOnce: with STATUS=SIZE the hierarchy step measures each folder
@@ -92,12 +93,7 @@ func TestMeasureOnce(t *testing.T) {
 // sizes.
 func TestMeasureWithoutStatusSize(t *testing.T) {
 	e := newMemEnv(t, '/', '/', "alice")
-	src := imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", NoStatusSize: true})
-	addr, err := src.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
+	src, addr := testenv.Serve(t, imapmem.Options{NoStatusSize: true})
 	src.AddUser("alice", "pw-alice")
 	e.src, e.cfg.Servers[0].Address = src, addr
 	msgs, bytes := seedRepeat(t, e)

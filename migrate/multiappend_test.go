@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +33,7 @@ import (
 	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/testenv"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -59,7 +59,7 @@ func newMAEnvTo(t testing.TB, memSource, cyrusTarget bool) *maEnv {
 	t.Helper()
 	users := map[string]string{maUser: "pw-" + maUser}
 	e := &maEnv{}
-	dst := config.Server{Name: "dst", TLS: config.TLSNone, Home: "dst.example.org", Login: config.LoginSASLPlain}
+	dst := config.Server{Name: "dst", TLS: config.TLSNone, Home: testenv.DstHome, Login: config.LoginSASLPlain}
 	if cyrusTarget {
 		e.dstCy = testserver.StartCyrus(t, testserver.CyrusOptions{Users: users})
 		dst.Address, dst.AdminUser, dst.AdminPassword = e.dstCy.Addr, e.dstCy.AdminUser, e.dstCy.AdminPassword
@@ -67,29 +67,20 @@ func newMAEnvTo(t testing.TB, memSource, cyrusTarget bool) *maEnv {
 		e.dst = testserver.StartDovecot(t, testserver.DovecotOptions{Users: users})
 		dst.Address, dst.AdminUser, dst.AdminPassword = e.dst.Addr, e.dst.MasterUser, e.dst.MasterPassword
 	}
-	src := config.Server{Name: "src", TLS: config.TLSNone, Home: "src.example.org"}
+	var src config.Server
 	if memSource {
-		e.srcMem = imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw", Delimiter: '/'})
-		addr, err := e.srcMem.Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.srcMem.Close() })
+		var addr string
+		e.srcMem, addr = testenv.Serve(t, imapmem.Options{Delimiter: '/'})
 		e.srcMem.AddUser(maUser, "pw-"+maUser)
-		src.Address, src.Login, src.AdminUser, src.AdminPassword = addr, config.LoginSASLPlain, "admin", "adminpw"
+		src = testenv.MemServer("src", addr, testenv.SrcHome, config.LoginSASLPlain, "")
 	} else {
+		src = config.Server{Name: "src", TLS: config.TLSNone, Home: testenv.SrcHome}
 		e.srcDC = testserver.StartDovecot(t, testserver.DovecotOptions{Users: users})
 		src.Address, src.Login, src.AdminUser, src.AdminPassword = e.srcDC.Addr, config.LoginMasterUser, e.srcDC.MasterUser, e.srcDC.MasterPassword
 	}
-	e.dir = directory.NewMem(directory.User{DN: maDN, UID: maUser, Home: "src.example.org"})
-	e.cfg = &config.Config{Database: filepath.Join(t.TempDir(), "mw.db"), Mode: config.ModeNative, MaxParallel: 30,
-		Directory: config.Directory{HomeAttribute: "mailHost"},
-		Servers:   []config.Server{src, dst}}
-	var err error
-	if e.db, err = db.Open(context.Background(), e.cfg.Database); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.db.Close() })
+	e.dir = directory.NewMem(directory.User{DN: maDN, UID: maUser, Home: testenv.SrcHome})
+	e.cfg = testenv.Config(t, src, dst)
+	e.db = testenv.OpenDB(t, e.cfg.Database)
 	return e
 }
 
@@ -135,28 +126,11 @@ func maDial(t testing.TB, addr, login, pw string) *imapclient.Client {
 	return c
 }
 
-// maMsg is a message of the corpus; its manifest line is what itManifest
-// reads back.
-type maMsg struct {
-	flags []imap.Flag
-	date  time.Time
-	body  []byte
-}
-
-func (m maMsg) line() string {
-	var flags []string
-	for _, f := range m.flags {
-		flags = append(flags, string(f))
-	}
-	slices.Sort(flags)
-	return fmt.Sprintf("%x|%s|%s", sha256.Sum256(m.body), strings.Join(flags, " "), m.date.UTC().Format(time.RFC3339))
-}
-
 // maCorpus makes n messages of 2-20 KB (and big ones of 1 MB at the
 // indexes in big), all different, with a few flags.
-func maCorpus(n int, big ...int) []maMsg {
+func maCorpus(n int, big ...int) []testenv.Msg {
 	rng := rand.New(rand.NewPCG(uint64(n), 7))
-	var out []maMsg
+	var out []testenv.Msg
 	for i := range n {
 		size := 2<<10 + rng.IntN(18<<10)
 		if slices.Contains(big, i) {
@@ -174,31 +148,20 @@ func maCorpus(n int, big ...int) []maMsg {
 		if i%7 == 0 {
 			flags = append(flags, "$label1")
 		}
-		out = append(out, maMsg{flags: flags, date: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour), body: []byte(b.String())})
+		out = append(out, testenv.Msg{Folder: "INBOX", Flags: flags, Date: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour), Body: []byte(b.String())})
 	}
 	return out
 }
 
 // seed stores msgs in the source INBOX in order (so UID i+1 is msgs[i]).
-func (e *maEnv) seed(t testing.TB, msgs []maMsg) {
+func (e *maEnv) seed(t testing.TB, msgs []testenv.Msg) {
 	t.Helper()
 	if e.srcMem != nil {
-		for _, m := range msgs {
-			if _, err := e.srcMem.AddMessage(maUser, "INBOX", m.flags, m.date, m.body); err != nil {
-				t.Fatal(err)
-			}
-		}
+		testenv.Seed(t, e.srcMem, maUser, msgs...)
 		return
 	}
 	c := e.srcClient(t)
-	for _, m := range msgs {
-		cmd := c.Append("INBOX", int64(len(m.body)), &imap.AppendOptions{Flags: m.flags, Time: m.date})
-		cmd.Write(m.body)
-		cmd.Close()
-		if _, err := cmd.Wait(); err != nil {
-			t.Fatalf("seed: Append() = %v", err)
-		}
-	}
+	testenv.Append(t, c, msgs...)
 	c.Logout().Wait()
 }
 
@@ -219,15 +182,6 @@ func (e *maEnv) move(t testing.TB, ctx context.Context, mv *migrate.Mover, job m
 		return all[0], err
 	}
 	return moves[0], err
-}
-
-func maLines(msgs []maMsg) []string {
-	out := []string{}
-	for _, m := range msgs {
-		out = append(out, m.line())
-	}
-	slices.Sort(out)
-	return out
 }
 
 // inboxCopies returns the copy records of the move's INBOX.
@@ -324,7 +278,7 @@ func TestMultiAppendFolder(t *testing.T) {
 			if err != nil || m.State != model.MoveDone {
 				t.Fatalf("move = %s (%s), %v; want done", m.State, m.Error, err)
 			}
-			itEqualManifest(t, "target INBOX", itManifest(t, e.dstClient(t), "INBOX"), maLines(corpus))
+			testenv.EqualManifest(t, "target INBOX", testenv.Manifest(t, testenv.IMAP(e.dstClient(t)), "INBOX"), testenv.Lines(corpus))
 			if tc.batchMsgs > 1 {
 				// 300 messages in two chunks (250 + 50): 4 + 1 batches of at most 64.
 				if batches.msgs != 300 || batches.ok != 5 || len(batches.refusals)+batches.otherErrs != 0 {
@@ -375,7 +329,7 @@ func TestMultiAppendBatchRefused(t *testing.T) {
 			e := newMAEnv(t, true)
 			corpus := maCorpus(150)
 			const bad = 70 // in the second batch of 64
-			corpus[bad].flags = append(corpus[bad].flags, tc.flag)
+			corpus[bad].Flags = append(corpus[bad].Flags, tc.flag)
 			e.seed(t, corpus)
 			m, err := e.move(t, ctx, e.mover(), model.Job{Policy: model.PolicySkip, MaxBad: 1, KeepSource: true})
 			if err != nil || m.State != model.MoveDone || m.Skipped != 1 {
@@ -385,8 +339,8 @@ func TestMultiAppendBatchRefused(t *testing.T) {
 			if err != nil || len(items) != 1 || items[0].UID != bad+1 || !strings.Contains(items[0].Error, tc.reason) {
 				t.Fatalf("skipped = %+v, %v; want uid %d refused with %q", items, err, bad+1, tc.reason)
 			}
-			want := maLines(slices.Delete(slices.Clone(corpus), bad, bad+1))
-			itEqualManifest(t, "target INBOX", itManifest(t, e.dstClient(t), "INBOX"), want)
+			want := testenv.Lines(slices.Delete(slices.Clone(corpus), bad, bad+1))
+			testenv.EqualManifest(t, "target INBOX", testenv.Manifest(t, testenv.IMAP(e.dstClient(t)), "INBOX"), want)
 			if batches.ok != tc.ok || batches.msgs != tc.msgs || len(batches.refusals) != tc.nobad {
 				t.Errorf("MULTIAPPEND answers: %d ok (%d messages), refusals %v; want %d ok (%d messages), %d refused",
 					batches.ok, batches.msgs, batches.refusals, tc.ok, tc.msgs, tc.nobad)
@@ -412,7 +366,7 @@ func TestMultiAppendShortLiteral(t *testing.T) {
 			t.Fatalf("move = %s (%s), %v; want failed after its retries", m.State, m.Error, err)
 		}
 		// The first batch, and not one message of the cut one.
-		itEqualManifest(t, "target INBOX", itManifest(t, e.dstClient(t), "INBOX"), maLines(corpus[:64]))
+		testenv.EqualManifest(t, "target INBOX", testenv.Manifest(t, testenv.IMAP(e.dstClient(t)), "INBOX"), testenv.Lines(corpus[:64]))
 	})
 	t.Run("once", func(t *testing.T) {
 		e := newMAEnv(t, true)
@@ -423,7 +377,7 @@ func TestMultiAppendShortLiteral(t *testing.T) {
 		if err != nil || m.State != model.MoveDone {
 			t.Fatalf("move = %s (%s), %v; want done", m.State, m.Error, err)
 		}
-		itEqualManifest(t, "target INBOX", itManifest(t, e.dstClient(t), "INBOX"), maLines(corpus))
+		testenv.EqualManifest(t, "target INBOX", testenv.Manifest(t, testenv.IMAP(e.dstClient(t)), "INBOX"), testenv.Lines(corpus))
 	})
 }
 
@@ -459,14 +413,14 @@ func TestMultiAppendStop(t *testing.T) {
 	for _, c := range e.inboxCopies(t, moves[0].ID) {
 		switch c.State {
 		case db.CopyDone:
-			done = append(done, maLines(corpus[c.SourceUID-1 : c.SourceUID])[0])
+			done = append(done, testenv.Lines(corpus[c.SourceUID-1 : c.SourceUID])[0])
 		case db.CopySending:
 			sending++
 		}
 	}
 	slices.Sort(done)
 	t.Logf("stopped with %d copies confirmed, %d in flight", len(done), sending)
-	itEqualManifest(t, "target INBOX after the stop (the confirmed copies)", itManifest(t, e.dstClient(t), "INBOX"), done)
+	testenv.EqualManifest(t, "target INBOX after the stop (the confirmed copies)", testenv.Manifest(t, testenv.IMAP(e.dstClient(t)), "INBOX"), done)
 	// Not necessarily whole batches of 8: a batch being written when the
 	// stop came is closed with the messages it holds complete.
 	if len(done) < 64 || sending == 0 || len(done)+sending != 250 {
@@ -478,7 +432,7 @@ func TestMultiAppendStop(t *testing.T) {
 	if err != nil || moves[0].State != model.MoveDone {
 		t.Fatalf("resumed move = %+v, %v; want done", moves, err)
 	}
-	itEqualManifest(t, "target INBOX", itManifest(t, e.dstClient(t), "INBOX"), maLines(corpus))
+	testenv.EqualManifest(t, "target INBOX", testenv.Manifest(t, testenv.IMAP(e.dstClient(t)), "INBOX"), testenv.Lines(corpus))
 }
 
 // BenchmarkCopyFolderDovecot moves a folder of 300 messages of 2-20 KB and

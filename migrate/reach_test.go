@@ -20,6 +20,7 @@ import (
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/imapmem"
+	"github.com/movewizard/movewizard/migrate/testenv"
 )
 
 // reachListener serves each connection with greet (nil: accept and say
@@ -106,12 +107,7 @@ func reachClosedPort(t *testing.T) string {
 }
 
 func TestReachable(t *testing.T) {
-	mem := imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "adminpw"})
-	memAddr, err := mem.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mem.Close() })
+	_, memAddr := testenv.Serve(t, imapmem.Options{})
 	tlsConfig := &tls.Config{Certificates: []tls.Certificate{reachCert(t)}}
 	tlsAddr := reachListener(t, tlsConfig, reachSay("* OK [CAPABILITY IMAP4rev1] tls ready\r\n"))
 

@@ -8,6 +8,7 @@ import (
 	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/testenv"
 )
 
 // eightBit is a message with raw UTF-8 in its header, as Cyrus as shipped
@@ -49,9 +50,9 @@ func TestVerifyComparesBytes(t *testing.T) {
 			}
 			src := manifest(t, e.src, "alice", "INBOX")
 			dst := manifest(t, e.dst, "alice", "INBOX")
-			for _, d := range dst {
-				if strings.Contains(d, "XX") || strings.Contains(d, "Eva M") {
-					t.Errorf("target holds an altered or 8-bit copy: %q", d)
+			for _, d := range testenv.Messages(t, testenv.Mem(e.dst, "alice"), "INBOX") {
+				if strings.Contains(string(d.Body), "XX") || strings.Contains(string(d.Body), "Eva M") {
+					t.Errorf("target holds an altered or 8-bit copy: %q", d.Body)
 				}
 			}
 			switch tc.want {
@@ -59,9 +60,9 @@ func TestVerifyComparesBytes(t *testing.T) {
 				if len(dst) != 10 || len(src) != 3 {
 					t.Fatalf("after the move: %d on the target, %d on the source; want 10 and the 3 the target altered", len(dst), len(src))
 				}
-				for _, s := range src {
-					if !strings.Contains(s, "Eva Müller") {
-						t.Errorf("source kept %q, want only the 8-bit messages", s)
+				for _, s := range testenv.Messages(t, testenv.Mem(e.src, "alice"), "INBOX") {
+					if !strings.Contains(string(s.Body), "Eva Müller") {
+						t.Errorf("source kept %q, want only the 8-bit messages", s.Body)
 					}
 				}
 				skipped, err := e.db.Skipped(ctx, m.ID)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/movewizard/movewizard/migrate/testenv"
 	"github.com/movewizard/movewizard/migrate/testserver"
 )
 
@@ -232,8 +232,9 @@ func appendAll(c *imapclient.Client, mailbox string, msgs []seedMsg) error {
 	return nil
 }
 
-// manifest returns, per folder of uid on d in the user's view, the sorted
-// multiset of "sha256(body) flags INTERNALDATE(UTC)", \Recent left out.
+// manifest returns, per folder of uid on d in the user's view, its
+// testenv.Manifest: the sorted multiset of "sha256(body)|flags|INTERNALDATE(UTC)",
+// \Recent left out.
 // Every selectable folder is listed, empty ones too.
 func manifest(t *testing.T, d *testserver.Dovecot, uid string) map[string][]string {
 	t.Helper()
@@ -255,43 +256,9 @@ func manifest(t *testing.T, d *testserver.Dovecot, uid string) map[string][]stri
 		if _, dup := out[key]; dup {
 			t.Fatalf("manifest: two folders of %s on %s are %q in the user's view", uid, d.Addr, key)
 		}
-		out[key] = folderManifest(t, c, b.Mailbox)
+		out[key] = testenv.Manifest(t, testenv.IMAP(c), b.Mailbox)
 	}
 	return out
-}
-
-func folderManifest(t *testing.T, c *imapclient.Client, mailbox string) []string {
-	t.Helper()
-	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
-	if err != nil {
-		t.Fatalf("manifest: Select(%q) = %v", mailbox, err)
-	}
-	entries := []string{}
-	if sel.NumMessages == 0 {
-		return entries
-	}
-	msgs, err := c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{
-		Flags: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}},
-	}).Collect()
-	if err != nil {
-		t.Fatalf("manifest: Fetch(%q) = %v", mailbox, err)
-	}
-	for _, m := range msgs {
-		if len(m.BodySection) != 1 {
-			t.Fatalf("manifest: message %d of %q has %d body sections, want 1", m.SeqNum, mailbox, len(m.BodySection))
-		}
-		var flags []string
-		for _, f := range m.Flags {
-			if !strings.EqualFold(string(f), `\Recent`) {
-				flags = append(flags, strings.ToLower(string(f)))
-			}
-		}
-		slices.Sort(flags)
-		entries = append(entries, fmt.Sprintf("%x [%s] %s", sha256.Sum256(m.BodySection[0].Bytes),
-			strings.Join(flags, " "), m.InternalDate.UTC().Format(time.RFC3339)))
-	}
-	slices.Sort(entries)
-	return entries
 }
 
 // diffManifests describes how got differs from want, folder by folder:
