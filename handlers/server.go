@@ -28,6 +28,9 @@ type Authenticator interface {
 type Directory interface {
 	directory.Directory
 	Search(ctx context.Context, q directory.UserQuery) ([]directory.User, error)
+	// LookupMany looks many uids up at once (LDAP: over one connection); the map
+	// holds each requested uid, as given, that names a user.
+	LookupMany(ctx context.Context, uids []string) (map[string]directory.User, error)
 }
 
 // Runner is the background runner, told when there is new work.
