@@ -22,6 +22,9 @@ type Session struct {
 	Role      model.Role
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// RoleCheckedAt is when Role was last confirmed against the directory
+	// (the sign-in, then every re-check; zero: never).
+	RoleCheckedAt time.Time
 }
 
 func hashToken(token string) string {
@@ -37,14 +40,19 @@ func (d *DB) CreateSession(ctx context.Context, s Session, ttl time.Duration) (s
 		return "", Session{}, err
 	}
 	token := base64.RawURLEncoding.EncodeToString(b)
-	s.ID, s.CreatedAt, s.ExpiresAt = hashToken(token), d.Now(), d.Now().Add(ttl)
+	now := d.Now()
+	s.ID, s.CreatedAt, s.ExpiresAt = hashToken(token), now, now.Add(ttl)
+	if s.RoleCheckedAt.IsZero() {
+		s.RoleCheckedAt = now // the sign-in has just read the role
+	}
 	err := execTx(ctx, d, func(tx *sql.Tx) error {
 		// Expired sessions are removed here, so the table stays small.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, formatTime(d.Now())); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, uid, dn, name, role, created_at, expires_at)
-			VALUES (?,?,?,?,?,?,?)`, s.ID, s.UID, s.DN, s.Name, s.Role, formatTime(s.CreatedAt), formatTime(s.ExpiresAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, uid, dn, name, role, created_at, expires_at, role_checked_at)
+			VALUES (?,?,?,?,?,?,?,?)`, s.ID, s.UID, s.DN, s.Name, s.Role, formatTime(s.CreatedAt), formatTime(s.ExpiresAt),
+			formatTime(s.RoleCheckedAt))
 		return err
 	})
 	if err != nil {
@@ -56,15 +64,30 @@ func (d *DB) CreateSession(ctx context.Context, s Session, ttl time.Duration) (s
 // SessionByToken returns the unexpired session of a cookie token.
 func (d *DB) SessionByToken(ctx context.Context, token string) (Session, error) {
 	var s Session
-	var created, expires string
-	err := d.sql.QueryRowContext(ctx, `SELECT id, uid, dn, name, role, created_at, expires_at FROM sessions
-		WHERE id = ? AND expires_at > ?`, hashToken(token), formatTime(d.Now())).
-		Scan(&s.ID, &s.UID, &s.DN, &s.Name, &s.Role, &created, &expires)
+	var created, expires, checked string
+	err := d.sql.QueryRowContext(ctx, `SELECT id, uid, dn, name, role, created_at, expires_at, role_checked_at
+		FROM sessions WHERE id = ? AND expires_at > ?`, hashToken(token), formatTime(d.Now())).
+		Scan(&s.ID, &s.UID, &s.DN, &s.Name, &s.Role, &created, &expires, &checked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, fmt.Errorf("session: %w", ErrNotFound)
 	}
-	s.CreatedAt, s.ExpiresAt = parseTime(created), parseTime(expires)
+	s.CreatedAt, s.ExpiresAt, s.RoleCheckedAt = parseTime(created), parseTime(expires), parseTime(checked)
 	return s, err
+}
+
+// SetSessionRole records the outcome of a role re-check: the session's role
+// (which may have changed, e.g. admin to helpdesk) confirmed at checkedAt.
+// The error wraps ErrNotFound when the session no longer exists.
+func (d *DB) SetSessionRole(ctx context.Context, id string, role model.Role, checkedAt time.Time) error {
+	res, err := d.sql.ExecContext(ctx, `UPDATE sessions SET role = ?, role_checked_at = ? WHERE id = ?`,
+		role, formatTime(checkedAt), id)
+	if err != nil {
+		return fmt.Errorf("set session role: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("session: %w", ErrNotFound)
+	}
+	return nil
 }
 
 // DeleteSession signs a session out.

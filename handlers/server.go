@@ -14,6 +14,7 @@ import (
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/directory"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/migrate/progress"
 	"github.com/movewizard/movewizard/static"
 	"github.com/movewizard/movewizard/web"
@@ -22,7 +23,17 @@ import (
 // Authenticator signs people in (LDAP bind, or the demo's in-memory one).
 type Authenticator interface {
 	Authenticate(ctx context.Context, login, password string) (directory.Identity, error)
+	// Role re-reads the role of the signed-in person at dn with the same
+	// group checks as Authenticate. The error wraps directory.ErrNoRole
+	// when the person is in neither group or no longer exists; any other
+	// error means the directory could not answer.
+	Role(ctx context.Context, dn string) (model.Role, error)
 }
+
+var (
+	_ Authenticator = (*directory.LDAP)(nil)
+	_ Authenticator = (*directory.MemAuth)(nil)
+)
 
 // Directory is what the pages read from the directory.
 type Directory interface {
@@ -55,6 +66,9 @@ type Server struct {
 	SessionTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// RoleCheckInterval is how old a session's role may be before it is
+	// checked against the directory again (default 2 minutes).
+	RoleCheckInterval time.Duration
 
 	throttleOnce sync.Once
 	signins      *signinThrottle

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/directory"
@@ -14,11 +17,60 @@ import (
 )
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
+	next := r.URL.Query().Get("next")
 	if _, ok := sessionFrom(r.Context()); ok {
-		http.Redirect(w, r, "/jobs", http.StatusSeeOther)
+		http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, web.SignIn(s.page(r, "Sign in", ""), web.SignInForm{}))
+	f := web.SignInForm{Next: formNext(next)}
+	if r.URL.Query().Get("why") == signInWhyRole {
+		f.Notice = roleGoneMessage
+	}
+	s.render(w, r, http.StatusOK, web.SignIn(s.page(r, "Sign in", ""), f))
+}
+
+// safeNext returns next if it is a same-site absolute path (with an
+// optional query), else "/jobs": no scheme, no host, one leading "/" not
+// followed by "/" or "\" (browsers read "//host" and "/\host" as another
+// site), no backslash and no control character anywhere, raw or decoded
+// (browsers drop tabs and newlines, so "/%09/host" would become "//host").
+func safeNext(next string) string {
+	const home = "/jobs"
+	if next == "" || !sameSitePath(next) {
+		return home
+	}
+	decoded, err := url.PathUnescape(next)
+	if err != nil || !sameSitePath(decoded) {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") {
+		return home
+	}
+	return next
+}
+
+// sameSitePath is the textual part of safeNext's check.
+func sameSitePath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') {
+		return false
+	}
+	for _, c := range p {
+		if unicode.IsControl(c) || c == utf8.RuneError {
+			return false
+		}
+	}
+	return true
+}
+
+// formNext is the next path the sign-in form carries: next if safe, else
+// none (the default after sign-in is the jobs page anyway).
+func formNext(next string) string {
+	if next == "" || safeNext(next) != next {
+		return ""
+	}
+	return next
 }
 
 // signIn binds as the person; a new session (and token) at every sign-in
@@ -26,9 +78,12 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	login := strings.TrimSpace(r.PostFormValue("login"))
 	password := r.PostFormValue("password")
+	// The form's hidden field, or the query of a form posted to /signin?next=….
+	next := r.FormValue("next")
 	addr := clientAddr(r)
 	refuse := func(status int, msg string) {
-		s.render(w, r, status, web.SignIn(s.page(r, "Sign in", ""), web.SignInForm{Login: login, Error: msg}))
+		s.render(w, r, status, web.SignIn(s.page(r, "Sign in", ""),
+			web.SignInForm{Login: login, Error: msg, Next: formNext(next)}))
 	}
 	if wait := s.throttle().wait(s.now(), login, addr); wait > 0 {
 		s.logger().Warn("sign-in refused: too many failures", "login", login, "addr", addr, "wait", wait.Round(time.Second))
@@ -77,11 +132,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true,
 		Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: int(ttl.Seconds())})
 	s.logger().Info("signed in", "user", id.UID, "role", id.Role, "addr", addr)
-	next := r.URL.Query().Get("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-		next = "/jobs" // only local paths: no open redirect
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther) // only same-site paths: no open redirect
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
@@ -91,8 +142,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
-		Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	s.clearSessionCookie(w)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 

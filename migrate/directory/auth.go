@@ -57,28 +57,63 @@ func (d *LDAP) Authenticate(ctx context.Context, login, password string) (Identi
 		if err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
 			return fmt.Errorf("bind as %q: %w", d.cfg.BindDN, err)
 		}
-		for _, g := range []struct {
-			dn   string
-			role model.Role
-		}{{d.cfg.AdminGroup, model.RoleAdmin}, {d.cfg.HelpdeskGroup, model.RoleHelpdesk}} {
-			if g.dn == "" {
-				continue
-			}
-			ok, err := isMember(conn, g.dn, e.DN)
-			if err != nil {
-				return err
-			}
-			if ok {
-				id.Role = g.role
-				return nil
-			}
-		}
-		return ErrNoRole
+		role, err := d.roleOf(conn, e.DN)
+		id.Role = role
+		return err
 	})
 	if err != nil {
 		return Identity{}, err
 	}
 	return id, nil
+}
+
+// Role re-reads the role of the person at dn with the same group checks as
+// Authenticate, as the service account. The error wraps ErrNoRole when the
+// person is in neither group or no longer exists; any other error means the
+// directory could not answer (the caller keeps what it knew and asks again).
+func (d *LDAP) Role(ctx context.Context, dn string) (model.Role, error) {
+	if dn == "" {
+		return "", fmt.Errorf("no DN: %w", ErrNoRole)
+	}
+	var role model.Role
+	err := d.session(ctx, func(conn *ldap.Conn) error {
+		res, err := conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+			1, 0, false, "(objectClass=*)", []string{"1.1"}, nil))
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) || (err == nil && len(res.Entries) == 0) {
+			return fmt.Errorf("%q no longer exists: %w", dn, ErrNoRole)
+		}
+		if err != nil {
+			return fmt.Errorf("read %q: %w", dn, err)
+		}
+		role, err = d.roleOf(conn, dn)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return role, nil
+}
+
+// roleOf is the one place a role is derived from group membership: admin if
+// a member of the admin group, else helpdesk if a member of the helpdesk
+// group, else ErrNoRole. conn is bound as the service account.
+func (d *LDAP) roleOf(conn *ldap.Conn, dn string) (model.Role, error) {
+	for _, g := range []struct {
+		dn   string
+		role model.Role
+	}{{d.cfg.AdminGroup, model.RoleAdmin}, {d.cfg.HelpdeskGroup, model.RoleHelpdesk}} {
+		if g.dn == "" {
+			continue
+		}
+		ok, err := isMember(conn, g.dn, dn)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return g.role, nil
+		}
+	}
+	return "", ErrNoRole
 }
 
 // isMember reports whether memberDN is a member of the groupOfNames at groupDN.
@@ -117,6 +152,42 @@ func (m *MemAuth) Add(uid, name, password string, role model.Role) {
 		id:       Identity{DN: "uid=" + uid + ",ou=people,dc=demo,dc=example", UID: uid, Name: name, Role: role},
 		password: password,
 	}
+}
+
+// SetRole changes a person's role ("": neither group, as if removed from
+// it); unknown uids are ignored.
+func (m *MemAuth) SetRole(uid string, role model.Role) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p, ok := m.people[strings.ToLower(uid)]; ok {
+		p.id.Role = role
+		m.people[strings.ToLower(uid)] = p
+	}
+}
+
+// Remove deletes a person, as if their entry were deleted.
+func (m *MemAuth) Remove(uid string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.people, strings.ToLower(uid))
+}
+
+// Role returns the current role of the person at dn, like LDAP.Role.
+func (m *MemAuth) Role(ctx context.Context, dn string) (model.Role, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.people {
+		if strings.EqualFold(p.id.DN, dn) {
+			if p.id.Role == "" {
+				return "", ErrNoRole
+			}
+			return p.id.Role, nil
+		}
+	}
+	return "", fmt.Errorf("%q no longer exists: %w", dn, ErrNoRole)
 }
 
 // Authenticate checks the password in constant time.
