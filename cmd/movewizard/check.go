@@ -19,7 +19,8 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	uid := fs.String("user", "", "log in to each server as this user through the admin credential (default: a user the directory homes on that server)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: movewizard check -config FILE [-user UID]\n\n"+
-			"Tests the directory bind and each server's admin login, and prints what is wrong.\n\n")
+			"Tests the directory bind and each server's admin login, prints what is wrong, and\n"+
+			"lists the connections that are not encrypted.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -66,6 +67,16 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			continue
 		}
 		fmt.Fprintf(stdout, "server %s (%s): ok (logged in as %q through admin %q)\n", s.Name, s.Address, user, s.AdminUser)
+	}
+	// Allowed, so not a problem, but the admin should know where passwords
+	// travel in cleartext.
+	if plain := cfg.Cleartext(); len(plain) > 0 {
+		fmt.Fprintln(stdout, "unencrypted connections (passwords cross them in cleartext):")
+		for _, l := range plain {
+			fmt.Fprintf(stdout, "  %s\n", l)
+		}
+	} else {
+		fmt.Fprintln(stdout, "every connection is encrypted")
 	}
 	if problems > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d problems", problems)}

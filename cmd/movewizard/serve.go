@@ -49,6 +49,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 		scheme = "https"
 	}
+	// Allowed by the config, but worth a line in every start-up log.
+	for _, l := range env.cfg.Cleartext() {
+		env.log.Warn("unencrypted connection: passwords cross it in cleartext", "connection", l)
+	}
 	ln, err := net.Listen("tcp", env.cfg.Listen)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("serve: listen on %s: %w", env.cfg.Listen, err)}

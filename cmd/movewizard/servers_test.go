@@ -74,6 +74,7 @@ home_attribute = "mailHost"
 [[servers]]
 name = "src"
 address = %q
+tls = "none"
 home = %q
 login = "sasl-plain"
 admin_user = %q
@@ -82,6 +83,7 @@ admin_password = %q
 [[servers]]
 name = "dst"
 address = %q
+tls = "none"
 home = %q
 login = "master-user"
 admin_user = %q

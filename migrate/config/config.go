@@ -24,7 +24,10 @@ const (
 	LoginMasterUser string = "master-user" // Dovecot master user: LOGIN "user*admin" password
 )
 
-// Transport security of an IMAP server connection.
+// Transport security of an IMAP server connection. The file must name one:
+// cleartext (TLSNone) is an explicit choice, and for a server that is not on
+// a loopback address it also needs allow_plaintext = true. A Config built in
+// code may leave TLS empty, which dials like TLSNone.
 const (
 	TLSNone     string = "none"
 	TLSStartTLS string = "starttls"
@@ -63,14 +66,21 @@ type Config struct {
 
 // Directory says where the LDAP directory is and how users are found.
 type Directory struct {
-	URL           string // ldap:// or ldaps://
-	BindDN        string
-	BindPassword  string // resolved from bind_password, bind_password_file or bind_password_env
-	BaseDN        string
-	UserFilter    string
-	HomeAttribute string // names the user's server by its Home value
-	AdminGroup    string // DN of a groupOfNames whose members are admins; may be empty
-	HelpdeskGroup string // DN of a groupOfNames whose members are helpdesk; may be empty
+	URL string // ldap:// or ldaps://
+	// StartTLS upgrades ldap:// connections with the StartTLS extended
+	// operation (RFC 4511 section 4.14) before any bind, verified against the
+	// system roots.
+	StartTLS bool
+	// AllowPlaintext permits an ldap:// URL without StartTLS to a host that is
+	// not a loopback address: binds then cross the network in cleartext.
+	AllowPlaintext bool
+	BindDN         string
+	BindPassword   string // resolved from bind_password, bind_password_file or bind_password_env
+	BaseDN         string
+	UserFilter     string
+	HomeAttribute  string // names the user's server by its Home value
+	AdminGroup     string // DN of a groupOfNames whose members are admins; may be empty
+	HelpdeskGroup  string // DN of a groupOfNames whose members are helpdesk; may be empty
 }
 
 // Server is one registered IMAP server.
@@ -79,12 +89,16 @@ type Server struct {
 	Address       string // host:port
 	TLS           string // TLSNone, TLSStartTLS or TLSImplicit
 	TLSSkipVerify bool
-	Home          string // the home attribute value meaning "lives on this server"
-	Group         string // administrative group; must match for moves in mixed mode
-	Login         string // LoginSASLPlain or LoginMasterUser
-	AdminUser     string
-	AdminPassword string // resolved from admin_password, admin_password_file or admin_password_env
-	MaxParallel   int    // cap of moves touching this server; 0 = no per-server cap
+	// AllowPlaintext permits TLS = TLSNone for an address that is not a
+	// loopback address: the admin password then crosses the network in
+	// cleartext.
+	AllowPlaintext bool
+	Home           string // the home attribute value meaning "lives on this server"
+	Group          string // administrative group; must match for moves in mixed mode
+	Login          string // LoginSASLPlain or LoginMasterUser
+	AdminUser      string
+	AdminPassword  string // resolved from admin_password, admin_password_file or admin_password_env
+	MaxParallel    int    // cap of moves touching this server; 0 = no per-server cap
 }
 
 // The file's shape. It differs from Config only in the secret sources, which
@@ -104,6 +118,8 @@ type fileConfig struct {
 
 type fileDirectory struct {
 	URL              string `toml:"url"`
+	StartTLS         bool   `toml:"starttls"`
+	AllowPlaintext   bool   `toml:"allow_plaintext"`
 	BindDN           string `toml:"bind_dn"`
 	BindPassword     string `toml:"bind_password"`
 	BindPasswordFile string `toml:"bind_password_file"`
@@ -120,6 +136,7 @@ type fileServer struct {
 	Address           string `toml:"address"`
 	TLS               string `toml:"tls"`
 	TLSSkipVerify     bool   `toml:"tls_skip_verify"`
+	AllowPlaintext    bool   `toml:"allow_plaintext"`
 	Home              string `toml:"home"`
 	Group             string `toml:"group"`
 	Login             string `toml:"login"`
@@ -197,13 +214,15 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 		TLSKey:        relativeTo(dir, fc.TLSKey),
 		RetryPatience: patience,
 		Directory: Directory{
-			URL:           fc.Directory.URL,
-			BindDN:        fc.Directory.BindDN,
-			BaseDN:        fc.Directory.BaseDN,
-			UserFilter:    fc.Directory.UserFilter,
-			HomeAttribute: fc.Directory.HomeAttribute,
-			AdminGroup:    fc.Directory.AdminGroup,
-			HelpdeskGroup: fc.Directory.HelpdeskGroup,
+			URL:            fc.Directory.URL,
+			StartTLS:       fc.Directory.StartTLS,
+			AllowPlaintext: fc.Directory.AllowPlaintext,
+			BindDN:         fc.Directory.BindDN,
+			BaseDN:         fc.Directory.BaseDN,
+			UserFilter:     fc.Directory.UserFilter,
+			HomeAttribute:  fc.Directory.HomeAttribute,
+			AdminGroup:     fc.Directory.AdminGroup,
+			HelpdeskGroup:  fc.Directory.HelpdeskGroup,
 		},
 	}
 	fd := fc.Directory
@@ -214,15 +233,16 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 		// Array-of-tables entries are built fresh by the decoder, so their
 		// defaults are applied here: an empty value means "not given".
 		s := Server{
-			Name:          fs.Name,
-			Address:       fs.Address,
-			TLS:           orDefault(fs.TLS, TLSNone),
-			TLSSkipVerify: fs.TLSSkipVerify,
-			Home:          fs.Home,
-			Group:         fs.Group,
-			Login:         orDefault(fs.Login, LoginSASLPlain),
-			AdminUser:     fs.AdminUser,
-			MaxParallel:   fs.MaxParallel,
+			Name:           fs.Name,
+			Address:        fs.Address,
+			TLS:            fs.TLS, // no default: cleartext must be written
+			TLSSkipVerify:  fs.TLSSkipVerify,
+			AllowPlaintext: fs.AllowPlaintext,
+			Home:           fs.Home,
+			Group:          fs.Group,
+			Login:          orDefault(fs.Login, LoginSASLPlain),
+			AdminUser:      fs.AdminUser,
+			MaxParallel:    fs.MaxParallel,
 		}
 		s.AdminPassword = p.secret(fmt.Sprintf("servers[%d].admin_password", i),
 			secretSource{fs.AdminPassword, fs.AdminPasswordFile, fs.AdminPasswordEnv}, dir, getenv)

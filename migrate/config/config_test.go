@@ -140,6 +140,7 @@ base_dn = "dc=example,dc=org"
 [[servers]]
 name = "only"
 address = "imap.example.org:143"
+tls = "starttls"
 home = "imap.example.org"
 admin_user = "admin"
 admin_password = "y"
@@ -160,8 +161,10 @@ admin_password = "y"
 		{"Directory.UserFilter", c.Directory.UserFilter, DefaultUserFilter},
 		{"Directory.HomeAttribute", c.Directory.HomeAttribute, DefaultHomeAttribute},
 		{"Directory.AdminGroup", c.Directory.AdminGroup, ""},
-		{"Servers[0].TLS", c.Servers[0].TLS, TLSNone},
+		{"Directory.StartTLS", c.Directory.StartTLS, false},
+		{"Directory.AllowPlaintext", c.Directory.AllowPlaintext, false},
 		{"Servers[0].TLSSkipVerify", c.Servers[0].TLSSkipVerify, false},
+		{"Servers[0].AllowPlaintext", c.Servers[0].AllowPlaintext, false},
 		{"Servers[0].Login", c.Servers[0].Login, LoginSASLPlain},
 		{"Servers[0].Group", c.Servers[0].Group, ""},
 		{"Servers[0].MaxParallel", c.Servers[0].MaxParallel, 0},
@@ -508,6 +511,7 @@ func TestCanMove(t *testing.T) {
 [[servers]]
 name = "dst2"
 address = "127.0.0.1:10144"
+tls = "none"
 home = "dst2.example.org"
 group = "first"
 admin_user = "admin"

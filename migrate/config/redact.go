@@ -8,8 +8,12 @@ import (
 
 // String describes the server without its password.
 func (s Server) String() string {
-	return fmt.Sprintf("%s %s (tls=%s, home=%s, group=%s, login=%s, admin_user=%s, max_parallel=%d)",
-		s.Name, s.Address, s.TLS, s.Home, s.Group, s.Login, s.AdminUser, s.MaxParallel)
+	plain := ""
+	if s.AllowPlaintext {
+		plain = ", allow_plaintext"
+	}
+	return fmt.Sprintf("%s %s (tls=%s%s, home=%s, group=%s, login=%s, admin_user=%s, max_parallel=%d)",
+		s.Name, s.Address, s.TLS, plain, s.Home, s.Group, s.Login, s.AdminUser, s.MaxParallel)
 }
 
 // Format prints String for every verb, so no verb can reach the password.
@@ -25,6 +29,7 @@ func (s Server) LogValue() slog.Value {
 		slog.String("address", s.Address),
 		slog.String("tls", s.TLS),
 		slog.Bool("tls_skip_verify", s.TLSSkipVerify),
+		slog.Bool("allow_plaintext", s.AllowPlaintext),
 		slog.String("home", s.Home),
 		slog.String("group", s.Group),
 		slog.String("login", s.Login),
@@ -44,8 +49,8 @@ func (s Server) MarshalJSON() ([]byte, error) {
 
 // String describes the directory without its bind password.
 func (d Directory) String() string {
-	return fmt.Sprintf("%s (bind_dn=%s, base_dn=%s, user_filter=%s, home_attribute=%s, admin_group=%s, helpdesk_group=%s)",
-		d.URL, d.BindDN, d.BaseDN, d.UserFilter, d.HomeAttribute, d.AdminGroup, d.HelpdeskGroup)
+	return fmt.Sprintf("%s (starttls=%t, allow_plaintext=%t, bind_dn=%s, base_dn=%s, user_filter=%s, home_attribute=%s, admin_group=%s, helpdesk_group=%s)",
+		d.URL, d.StartTLS, d.AllowPlaintext, d.BindDN, d.BaseDN, d.UserFilter, d.HomeAttribute, d.AdminGroup, d.HelpdeskGroup)
 }
 
 // Format prints String for every verb, so no verb can reach the password.
@@ -58,6 +63,8 @@ func (d Directory) Format(f fmt.State, _ rune) {
 func (d Directory) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("url", d.URL),
+		slog.Bool("starttls", d.StartTLS),
+		slog.Bool("allow_plaintext", d.AllowPlaintext),
 		slog.String("bind_dn", d.BindDN),
 		slog.String("bind_password", redact(d.BindPassword)),
 		slog.String("base_dn", d.BaseDN),

@@ -76,6 +76,14 @@ func (p *problems) addf(key, format string, args ...any) {
 	p.errs = append(p.errs, fmt.Errorf("%s: %w", key, fmt.Errorf(format, args...)))
 }
 
+// addRaw records err, which names key itself in its own words.
+func (p *problems) addRaw(key string, err error) {
+	if p.skip[key] {
+		return
+	}
+	p.errs = append(p.errs, err)
+}
+
 func (p *problems) err() error { return errors.Join(p.errs...) }
 
 var (
@@ -140,6 +148,12 @@ func (d Directory) validate(p *problems) {
 		p.addf("directory.url", "%q is not an ldap:// or ldaps:// URL", d.URL)
 	} else if u.Hostname() == "" {
 		p.addf("directory.url", "%q has no host", d.URL)
+	} else if u.Scheme == "ldaps" && d.StartTLS {
+		p.addf("directory.starttls", "not with an ldaps:// URL, which is TLS from the start")
+	} else if u.Scheme == "ldap" && !d.StartTLS && !d.AllowPlaintext && !IsLoopback(u.Hostname()) {
+		p.addf("directory.url", "%q is not encrypted: the bind password and every sign-in password "+
+			"would cross the network in cleartext; use ldaps://, set starttls = true, "+
+			"or set allow_plaintext = true to accept that", d.URL)
 	}
 	checkDN(p, "directory.bind_dn", d.BindDN, true)
 	if d.BindPassword == "" {
@@ -176,9 +190,15 @@ func (s Server) validate(p *problems, key, mode string) {
 		p.addf(key+".address", "%q: %w", s.Address, err)
 	}
 	switch s.TLS {
+	case "":
+		p.addRaw(key+".tls", fmt.Errorf("%s.tls is required: %q, %q or %q", key, TLSImplicit, TLSStartTLS, TLSNone))
 	case TLSNone:
 		if s.TLSSkipVerify {
 			p.addf(key+".tls_skip_verify", "only allowed with tls = %q or %q", TLSStartTLS, TLSImplicit)
+		}
+		if host, _, err := net.SplitHostPort(s.Address); err == nil && host != "" && !s.AllowPlaintext && !IsLoopback(host) {
+			p.addf(key+".tls", "%q to %q would send the admin password in cleartext; use %q or %q, "+
+				"or set allow_plaintext = true to accept that", TLSNone, s.Address, TLSImplicit, TLSStartTLS)
 		}
 	case TLSStartTLS, TLSImplicit:
 	default:

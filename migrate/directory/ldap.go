@@ -3,8 +3,11 @@ package directory
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -65,11 +68,16 @@ type LDAP struct {
 	cfg      config.Directory
 	filter   string // the user filter, always parenthesised
 	homeAttr string
+	host     string         // the URL's host: the name StartTLS verifies
+	rootCAs  *x509.CertPool // StartTLS trust; nil means the system roots (tests set it)
 }
 
 // NewLDAP returns an LDAP directory for cfg. It does not connect; see Check.
 func NewLDAP(cfg config.Directory) *LDAP {
 	d := &LDAP{cfg: cfg, filter: cfg.UserFilter, homeAttr: cfg.HomeAttr()}
+	if u, err := url.Parse(cfg.URL); err == nil {
+		d.host = u.Hostname()
+	}
 	if d.filter == "" {
 		d.filter = config.DefaultUserFilter
 	}
@@ -207,7 +215,9 @@ func (d *LDAP) Search(ctx context.Context, q UserQuery) ([]User, error) {
 	return users, nil
 }
 
-// session dials, binds as the configured DN and runs fn. The connection closes when fn
+// session dials, upgrades the connection with StartTLS when configured, binds as the
+// configured DN and runs fn. It is the only place connections are made, so sign-in
+// binds (Authenticate) are encrypted as well. The connection closes when fn
 // returns or when ctx is done, whichever is first: go-ldap requests take no context, and
 // closing the connection is what aborts one.
 func (d *LDAP) session(ctx context.Context, fn func(*ldap.Conn) error) (err error) {
@@ -239,6 +249,13 @@ func (d *LDAP) session(ctx context.Context, fn func(*ldap.Conn) error) (err erro
 		}
 	}()
 
+	if d.cfg.StartTLS {
+		// Before any bind, so that no password (the service's or that of a
+		// person signing in) crosses the network in cleartext.
+		if err := conn.StartTLS(&tls.Config{ServerName: d.host, RootCAs: d.rootCAs}); err != nil {
+			return fmt.Errorf("starttls to %s: %w", d.cfg.URL, err)
+		}
+	}
 	if d.cfg.BindDN != "" {
 		err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword)
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
