@@ -5,14 +5,9 @@ import (
 	"database/sql"
 	"math"
 	"time"
-)
 
-// Event is one line of a move's history.
-type Event struct {
-	ID, JobID, MoveID int64
-	At                time.Time
-	Kind, Message     string
-}
+	"github.com/movewizard/movewizard/migrate/model"
+)
 
 // AddEvent appends to a move's (or a job's, with moveID 0) history.
 func (d *DB) AddEvent(ctx context.Context, jobID, moveID int64, kind, message string) error {
@@ -22,16 +17,16 @@ func (d *DB) AddEvent(ctx context.Context, jobID, moveID int64, kind, message st
 }
 
 // Events returns a move's history, oldest first.
-func (d *DB) Events(ctx context.Context, moveID int64) ([]Event, error) {
+func (d *DB) Events(ctx context.Context, moveID int64) ([]model.Event, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT id, job_id, move_id, at, kind, message FROM events
 		WHERE move_id = ? ORDER BY id`, moveID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Event
+	var out []model.Event
 	for rows.Next() {
-		var e Event
+		var e model.Event
 		var at string
 		if err := rows.Scan(&e.ID, &e.JobID, &e.MoveID, &at, &e.Kind, &e.Message); err != nil {
 			return nil, err

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 func TestEvents(t *testing.T) {
@@ -32,7 +34,7 @@ func TestEvents(t *testing.T) {
 	}
 	var msgs []string
 	for i, e := range got {
-		msgs = append(msgs, e.message())
+		msgs = append(msgs, eventText(e))
 		if e.JobID != j.ID || e.MoveID != ms[0].ID || !e.At.Equal(testNow) || e.At.Location() != time.UTC {
 			t.Errorf("Events()[%d] = %+v, want job %d, move %d, at %v UTC", i, e, j.ID, ms[0].ID, testNow)
 		}
@@ -54,7 +56,7 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-func (e Event) message() string { return e.Kind + " " + e.Message }
+func eventText(e model.Event) string { return e.Kind + " " + e.Message }
 
 func TestAudit(t *testing.T) {
 	ctx := context.Background()

@@ -4,28 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
-// SkippedItem is a message the error policy dropped.
-type SkippedItem struct {
-	ID        int64
-	MoveID    int64
-	Folder    string
-	UID       uint32
-	MessageID string
-	Subject   string
-	Date      time.Time
-	Size      int64
-	Error     string
-	At        time.Time
-}
-
 // AddSkipped records a skipped item and the move's state in one transaction.
 // Recording the same item twice (a resumed move) is harmless.
-func (d *DB) AddSkipped(ctx context.Context, s SkippedItem, m model.Move) error {
+func (d *DB) AddSkipped(ctx context.Context, s model.SkippedItem, m model.Move) error {
 	return execTx(ctx, d, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO skipped (move_id, folder, source_uid, message_id,
 			subject, date, size, error, at) VALUES (?,?,?,?,?,?,?,?,?)
@@ -40,16 +25,16 @@ func (d *DB) AddSkipped(ctx context.Context, s SkippedItem, m model.Move) error 
 }
 
 // Skipped returns the skipped items of a move.
-func (d *DB) Skipped(ctx context.Context, moveID int64) ([]SkippedItem, error) {
+func (d *DB) Skipped(ctx context.Context, moveID int64) ([]model.SkippedItem, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT id, move_id, folder, source_uid, message_id, subject,
 		date, size, error, at FROM skipped WHERE move_id = ? ORDER BY id`, moveID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []SkippedItem
+	var out []model.SkippedItem
 	for rows.Next() {
-		var s SkippedItem
+		var s model.SkippedItem
 		var date, at string
 		if err := rows.Scan(&s.ID, &s.MoveID, &s.Folder, &s.UID, &s.MessageID, &s.Subject, &date,
 			&s.Size, &s.Error, &at); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/model"
 )
 
 func TestAddSkipped(t *testing.T) {
@@ -12,7 +14,7 @@ func TestAddSkipped(t *testing.T) {
 	_, ms := mustCreateJob(t, d, "alice", "bob")
 	m := ms[0]
 	date := time.Date(2019, 5, 6, 7, 8, 9, 0, time.FixedZone("PDT", -7*60*60))
-	item := SkippedItem{MoveID: m.ID, Folder: "INBOX", UID: 4294967295, MessageID: "<x@example.org>",
+	item := model.SkippedItem{MoveID: m.ID, Folder: "INBOX", UID: 4294967295, MessageID: "<x@example.org>",
 		Subject: "Grüße", Date: date, Size: 51 << 20, Error: "APPEND: NO [TOOBIG]"}
 
 	m.Skipped = 1

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
@@ -19,7 +18,7 @@ import (
 func jobsAddSkipped(t *testing.T, a *testApp, m model.Move, subject, errText string) {
 	t.Helper()
 	m.Skipped++
-	item := db.SkippedItem{MoveID: m.ID, Folder: "INBOX", UID: uint32(100 + m.Skipped), MessageID: "<bad@example.org>",
+	item := model.SkippedItem{MoveID: m.ID, Folder: "INBOX", UID: uint32(100 + m.Skipped), MessageID: "<bad@example.org>",
 		Subject: subject, Date: time.Date(2021, 2, 3, 4, 5, 6, 0, time.UTC), Size: 1234, Error: errText}
 	if err := a.db.AddSkipped(context.Background(), item, m); err != nil {
 		t.Fatal(err)

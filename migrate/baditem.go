@@ -61,7 +61,7 @@ func (r *run) handleRefusals(ctx context.Context, f *db.Folder, refused []refusa
 // update the mailbox can no longer be abandoned; the item is recorded and
 // stays on the source (only verified messages are ever removed).
 func (r *run) badItem(ctx context.Context, f *db.Folder, meta msgMeta, reason string) error {
-	item := db.SkippedItem{MoveID: r.m.ID, Folder: f.Source, UID: uint32(meta.uid), Date: meta.date,
+	item := model.SkippedItem{MoveID: r.m.ID, Folder: f.Source, UID: uint32(meta.uid), Date: meta.date,
 		Size: meta.size, Error: reason}
 	if env, err := fetchEnvelope(r.sc, meta.uid); err != nil {
 		// The report then lacks the subject and Message-ID, nothing more.

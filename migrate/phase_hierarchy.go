@@ -160,7 +160,7 @@ type hierarchyPass struct {
 	// renamed maps a planned target name to the name the folder got.
 	renamed map[string]string
 	// events are the move's events, read when eventOnce first needs them.
-	events []db.Event
+	events []model.Event
 }
 
 func newHierarchyPass(h Hierarchy, dstBoxes []*imap.ListData, plans []FolderPlan, recorded []db.Folder) *hierarchyPass {
@@ -333,7 +333,7 @@ func (r *run) eventOnce(ctx context.Context, pass *hierarchyPass, kind, key, msg
 			return
 		}
 	}
-	pass.events = append(pass.events, db.Event{Kind: kind, Message: msg})
+	pass.events = append(pass.events, model.Event{Kind: kind, Message: msg})
 	r.event(ctx, kind, msg)
 }
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web/format"
 )
@@ -79,8 +78,8 @@ type MoveRow struct {
 type MoveView struct {
 	Job     model.Job
 	Move    model.Move
-	Events  []db.Event
-	Skipped []db.SkippedItem
+	Events  []model.Event
+	Skipped []model.SkippedItem
 	CanAct  bool
 }
 

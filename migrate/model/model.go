@@ -137,3 +137,24 @@ type Move struct {
 
 // Unfinished reports whether the move still has work to do.
 func (m Move) Unfinished() bool { return m.State.Open() }
+
+// Event is one entry of a move's (or a job's, with MoveID 0) history.
+type Event struct {
+	ID, JobID, MoveID int64
+	At                time.Time
+	Kind, Message     string
+}
+
+// SkippedItem is a message a move could not copy and skipped by its policy.
+type SkippedItem struct {
+	ID        int64
+	MoveID    int64
+	Folder    string
+	UID       uint32
+	MessageID string
+	Subject   string
+	Date      time.Time
+	Size      int64
+	Error     string
+	At        time.Time
+}
