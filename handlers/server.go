@@ -74,6 +74,8 @@ type Server struct {
 	signins      *signinThrottle
 	streamsMu    sync.Mutex
 	streams      map[string]int // open event streams per person
+	probesOnce   sync.Once
+	probes       *serversProber // /servers probe rounds and their cache
 }
 
 // throttle is the sign-in throttle, made on first use.

@@ -54,17 +54,10 @@ func (s *Server) serversPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, web.ServersPage(s.page(r, "Servers", "servers"), v))
 }
 
-// serversProbes holds each Server's probe cache. It lives here rather than
-// in Server so that a Server needs no constructor; a process has one Server
-// (tests have a few), so entries are never removed.
-var serversProbes sync.Map // *Server -> *serversProber
-
+// serversProbe is the Server's probe cache, made on first use.
 func (s *Server) serversProbe() *serversProber {
-	if p, ok := serversProbes.Load(s); ok {
-		return p.(*serversProber)
-	}
-	p, _ := serversProbes.LoadOrStore(s, &serversProber{ttl: serversProbeTTL, now: s.now, probe: serversCheck})
-	return p.(*serversProber)
+	s.probesOnce.Do(func() { s.probes = &serversProber{ttl: serversProbeTTL, now: s.now, probe: serversCheck} })
+	return s.probes
 }
 
 // reachResult is how one server answered a probe.
