@@ -97,7 +97,7 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 	}
 	bad, altered := compareSizes(want, onTarget)
 	if len(bad) > 0 {
-		if err := r.forgetBad(ctx, dc, f, bad, onTarget); err != nil {
+		if err := r.forgetBad(ctx, f, bad); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%q: %d copies missing on the target", f.Source, len(bad)), nil
@@ -179,19 +179,14 @@ func compareSizes(want []db.Copy, onTarget map[imap.UID]int64) (bad, altered []d
 	return bad, altered
 }
 
-// forgetBad forgets the copies that are not there (or not intact) so the
-// next round sends them again; an intact-looking wrong one is removed.
-func (r *run) forgetBad(ctx context.Context, dc *conn, f *db.Folder, bad []db.Copy, onTarget map[imap.UID]int64) error {
-	var forget []uint32
-	var remove []uint32
+// forgetBad forgets the copies that are not on the target, so that the
+// next round sends them again. (A bad copy is one whose target UID is
+// absent, or, without UIDPLUS, one no target message of its size answers:
+// there is nothing of it on the target to remove.)
+func (r *run) forgetBad(ctx context.Context, f *db.Folder, bad []db.Copy) error {
+	forget := make([]uint32, 0, len(bad))
 	for _, c := range bad {
 		forget = append(forget, c.SourceUID)
-		if _, ok := onTarget[imap.UID(c.TargetUID)]; ok && c.TargetUID != 0 {
-			remove = append(remove, c.TargetUID)
-		}
-	}
-	if err := expungeUIDs(dc, f.Target, remove); err != nil {
-		return err
 	}
 	if err := r.mv.DB.ForgetCopies(ctx, f.ID, forget); err != nil {
 		return err
