@@ -7,11 +7,11 @@ import (
 	"strings"
 )
 
-// IsLoopback reports whether host, a host name or IP address without port
+// isLoopback reports whether host, a host name or IP address without port
 // or brackets, is on the loopback interface: "localhost", 127.0.0.0/8 or
 // ::1. Traffic to such an address does not leave the machine, so cleartext
 // there is allowed without allow_plaintext.
-func IsLoopback(host string) bool {
+func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
@@ -19,13 +19,13 @@ func IsLoopback(host string) bool {
 	return err == nil && addr.IsLoopback()
 }
 
-// Plaintext reports whether connections to s are unencrypted. An empty TLS,
+// plaintext reports whether connections to s are unencrypted. An empty TLS,
 // possible only in a Config built in code, dials like TLSNone.
-func (s Server) Plaintext() bool { return s.TLS == TLSNone || s.TLS == "" }
+func (s Server) plaintext() bool { return s.TLS == TLSNone || s.TLS == "" }
 
-// Plaintext reports whether connections to the directory are unencrypted:
+// plaintext reports whether connections to the directory are unencrypted:
 // an ldap:// URL without StartTLS.
-func (d Directory) Plaintext() bool {
+func (d Directory) plaintext() bool {
 	u, err := url.Parse(d.URL)
 	return err == nil && u.Scheme == "ldap" && !d.StartTLS
 }
@@ -54,7 +54,7 @@ func (c *Config) Cleartext() []string {
 // accepted ("IMAP without TLS (allowed by allow_plaintext)"), or is "" when
 // they are encrypted.
 func (s Server) Cleartext() string {
-	if !s.Plaintext() {
+	if !s.plaintext() {
 		return ""
 	}
 	host, _, _ := net.SplitHostPort(s.Address)
@@ -65,7 +65,7 @@ func (s Server) Cleartext() string {
 // that is accepted ("LDAP without TLS (loopback address)"), or is "" when
 // they are encrypted.
 func (d Directory) Cleartext() string {
-	if !d.Plaintext() {
+	if !d.plaintext() {
 		return ""
 	}
 	u, _ := url.Parse(d.URL) // Plaintext parsed it
@@ -77,7 +77,7 @@ func plaintextReason(allowed bool, host string) string {
 	switch {
 	case allowed:
 		return " (allowed by allow_plaintext)"
-	case IsLoopback(host):
+	case isLoopback(host):
 		return " (loopback address)"
 	default:
 		return ""

@@ -150,7 +150,7 @@ func (d Directory) validate(p *problems) {
 		p.addf("directory.url", "%q has no host", d.URL)
 	} else if u.Scheme == "ldaps" && d.StartTLS {
 		p.addf("directory.starttls", "not with an ldaps:// URL, which is TLS from the start")
-	} else if u.Scheme == "ldap" && !d.StartTLS && !d.AllowPlaintext && !IsLoopback(u.Hostname()) {
+	} else if u.Scheme == "ldap" && !d.StartTLS && !d.AllowPlaintext && !isLoopback(u.Hostname()) {
 		p.addf("directory.url", "%q is not encrypted: the bind password and every sign-in password "+
 			"would cross the network in cleartext; use ldaps://, set starttls = true, "+
 			"or set allow_plaintext = true to accept that", d.URL)
@@ -196,7 +196,7 @@ func (s Server) validate(p *problems, key, mode string) {
 		if s.TLSSkipVerify {
 			p.addf(key+".tls_skip_verify", "only allowed with tls = %q or %q", TLSStartTLS, TLSImplicit)
 		}
-		if host, _, err := net.SplitHostPort(s.Address); err == nil && host != "" && !s.AllowPlaintext && !IsLoopback(host) {
+		if host, _, err := net.SplitHostPort(s.Address); err == nil && host != "" && !s.AllowPlaintext && !isLoopback(host) {
 			p.addf(key+".tls", "%q to %q would send the admin password in cleartext; use %q or %q, "+
 				"or set allow_plaintext = true to accept that", TLSNone, s.Address, TLSImplicit, TLSStartTLS)
 		}
