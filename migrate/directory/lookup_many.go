@@ -13,10 +13,12 @@ import (
 const lookupBatch = 100
 
 // LookupMany finds the users with these uids within the configured user filter, over one
-// connection, lookupBatch uids per search. The map holds every requested uid (as given)
-// that names exactly one entry; uids compare case-insensitively, as in LDAP, and an entry
-// answers each of its uid values. A uid naming no entry is absent from the map; one naming
-// several entries is an error, as it is for Lookup.
+// connection, lookupBatch uids per search. A requested key with an '@' may also be a mail
+// address: it names the entry whose uid or mail it is (imports list people by either). The
+// map holds every requested key (as given) that names exactly one entry; keys compare
+// case-insensitively, as in LDAP, and an entry answers each of its uid and mail values. A
+// key naming no entry is absent from the map; one naming several entries is an error, as it
+// is for Lookup.
 func (d *LDAP) LookupMany(ctx context.Context, uids []string) (map[string]User, error) {
 	want := uniqueFold(uids)
 	found := make(map[string]User, len(uids))
@@ -56,8 +58,11 @@ func (d *LDAP) LookupMany(ctx context.Context, uids []string) (map[string]User, 
 // uid is still seen as such; more than that is an error rather than a silently cut answer.
 func (d *LDAP) lookupBatch(conn *ldap.Conn, batch []string) (map[string][]User, error) {
 	var or strings.Builder
-	for _, uid := range batch {
-		or.WriteString("(uid=" + ldap.EscapeFilter(uid) + ")")
+	for _, key := range batch {
+		or.WriteString("(uid=" + ldap.EscapeFilter(key) + ")")
+		if strings.Contains(key, "@") {
+			or.WriteString("(mail=" + ldap.EscapeFilter(key) + ")")
+		}
 	}
 	filter := "(&" + d.filter + "(|" + or.String() + "))"
 	limit := len(batch) + 1
@@ -83,9 +88,9 @@ func (d *LDAP) lookupBatch(conn *ldap.Conn, batch []string) (map[string][]User, 
 			Mail: e.GetEqualFoldAttributeValue("mail"),
 			Home: e.GetEqualFoldAttributeValue(d.homeAttr),
 		}
-		// An entry may hold several uids; it answers each requested one, once.
+		// An entry may hold several uids and mails; it answers each requested one, once.
 		seen := map[string]bool{}
-		for _, v := range e.GetEqualFoldAttributeValues("uid") {
+		for _, v := range append(e.GetEqualFoldAttributeValues("uid"), e.GetEqualFoldAttributeValues("mail")...) {
 			key := strings.ToLower(v)
 			if requested[key] && !seen[key] {
 				seen[key] = true
@@ -110,6 +115,9 @@ func (m *Mem) LookupMany(ctx context.Context, uids []string) (map[string]User, e
 	matches := map[string][]User{}
 	for _, u := range m.users {
 		if key := strings.ToLower(u.UID); requested[key] {
+			matches[key] = append(matches[key], u)
+		}
+		if key := strings.ToLower(u.Mail); key != "" && key != strings.ToLower(u.UID) && requested[key] {
 			matches[key] = append(matches[key], u)
 		}
 	}

@@ -196,3 +196,28 @@ func keys(m map[string]directory.User) []string {
 	}
 	return out
 }
+
+// TestDirectoryLookupManyByMail: an import lists people by mail address as
+// often as by uid; a key with an '@' names the entry whose uid or mail it is.
+func TestDirectoryLookupManyByMail(t *testing.T) {
+	for name, b := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			d := b.dir.(manyLooker)
+			got, err := d.LookupMany(context.Background(), []string{
+				"bob@example.org", "CAROL@other.org", "user001", "nobody@example.org", "*@example.org",
+			})
+			if err != nil {
+				t.Fatalf("LookupMany() = %v", err)
+			}
+			want := map[string]string{"bob@example.org": "user002", "CAROL@other.org": "user003", "user001": "user001"}
+			if len(got) != len(want) {
+				t.Errorf("LookupMany() found %v, want %v", keys(got), want)
+			}
+			for req, uid := range want {
+				if u := got[req]; u.UID != uid {
+					t.Errorf("LookupMany()[%q] = %+v, want uid %q", req, u, uid)
+				}
+			}
+		})
+	}
+}
