@@ -38,7 +38,7 @@ func pathID(r *http.Request, what string) (int64, error) {
 	raw := chi.URLParam(r, "id")
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, invalidf("%q is not a %s number.", raw, what)
+		return 0, invalidf("%s is not a %s number.", echo(raw), what)
 	}
 	return id, nil
 }

@@ -56,6 +56,7 @@ func (s *Server) adminRoutes(r chi.Router) {
 
 	r.Get("/wizard/users", s.wizardUsers)
 	r.Post("/wizard/users", s.wizardUsersSave)
+	r.Get("/wizard/users/rejected.csv", s.wizardRejectedCSV)
 	r.Get("/wizard/target", s.wizardTarget)
 	r.Post("/wizard/target", s.wizardTargetSave)
 	r.Get("/wizard/policy", s.wizardPolicy)

@@ -91,7 +91,9 @@ func TestWizardImportBatched(t *testing.T) {
 		}
 		wantContains(t, "import", body, `data-testid="error-paste"`, "Added 1997 users.",
 			"Not added: no user &#34;nosuch0&#34; in the directory; no user &#34;nosuch1&#34; in the directory; no user &#34;nosuch2&#34; in the directory.",
-			`data-testid="selection-count">1997<`, `data-testid="selected-imp1996"`)
+			`data-testid="selection-count">1997<`, `data-testid="selected-imp0049"`, `data-testid="selection-pages">page 1 of 40<`,
+			`data-testid="rejected-csv">Download the 3 rejected entries (CSV)<`)
+		wantNotContains(t, "import", body, `data-testid="selected-imp0050"`)
 		if got := dir.many.Load(); got != 1 {
 			t.Errorf("import made %d LookupMany calls, want 1", got)
 		}
@@ -130,7 +132,7 @@ func TestWizardImportBatched(t *testing.T) {
 			t.Fatalf("import = %d, want 422", resp.StatusCode)
 		}
 		wantContains(t, "cap", body, `data-testid="error-paste"`,
-			"Too many uids: 5001 given; a move takes at most 5000 users. Nothing was looked up or added: split the list.",
+			"Too many entries: 5001 given; a move takes at most 5000 users. Nothing was looked up or added: split the list.",
 			`data-testid="selection-count">0<`)
 		if n, m := dir.many.Load(), dir.lookups.Load(); n != 0 || m != 0 {
 			t.Errorf("refused import made %d LookupMany and %d Lookup calls, want none", n, m)
@@ -149,7 +151,7 @@ func TestWizardImportBatched(t *testing.T) {
 			t.Fatalf("import = %d, want 422", resp.StatusCode)
 		}
 		wantContains(t, "cap", body, `data-testid="error-csv"`,
-			"Too many uids: 5001 given (10002 entries, 5001 of them repeats); a move takes at most 5000 users.")
+			"Too many entries: 5001 given (10002 in all, 5001 of them repeats); a move takes at most 5000 users.")
 		if n := dir.many.Load(); n != 0 {
 			t.Errorf("refused import made %d LookupMany calls, want none", n)
 		}

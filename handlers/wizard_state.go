@@ -32,6 +32,8 @@ type wizardState struct {
 	StartAt          time.Time    `json:"start_at"` // zero: start now
 	CancelAfterHours int          `json:"cancel_after_hours"`
 	Parallel         int          `json:"parallel"`
+	// Rejected are the entries the last import did not add, for download.
+	Rejected []rejectedRow `json:"rejected,omitempty"`
 }
 
 // wizardUser is a selected user with the server it lived on when selected;

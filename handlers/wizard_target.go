@@ -53,7 +53,7 @@ func (s *Server) wizardTargetSave(w http.ResponseWriter, r *http.Request) {
 		s.renderWizardTarget(w, r, st, "", web.FieldErrors{"target": "Choose a target server."})
 		return
 	case !ok:
-		s.renderWizardTarget(w, r, st, "", web.FieldErrors{"target": fmt.Sprintf("No registered server %q.", name)})
+		s.renderWizardTarget(w, r, st, "", web.FieldErrors{"target": fmt.Sprintf("No registered server %s.", echo(name))})
 		return
 	}
 	if o := s.targetOption(st, srv); !o.Eligible {

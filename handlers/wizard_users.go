@@ -24,17 +24,20 @@ func (s *Server) wizardUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	page, _ := strconv.Atoi(q.Get("page"))
-	s.renderWizardUsers(w, r, st, usersForm{search: searchFrom(q), page: page})
+	sel, _ := strconv.Atoi(q.Get("sel"))
+	s.renderWizardUsers(w, r, st, usersForm{search: searchFrom(q), page: page, selPage: sel})
 }
 
-// usersForm is what step 1 shows besides the state: the search, the page,
-// and after a failed import the pasted text, a flash and the errors.
+// usersForm is what step 1 shows besides the state: the search, the page
+// of results and of the selection, and after a failed import the pasted
+// text, a flash and the errors.
 type usersForm struct {
-	search web.WizardSearch
-	page   int
-	paste  string
-	flash  string
-	errs   web.FieldErrors
+	search  web.WizardSearch
+	page    int
+	selPage int
+	paste   string
+	flash   string
+	errs    web.FieldErrors
 }
 
 func searchFrom(v url.Values) web.WizardSearch {
@@ -68,7 +71,10 @@ func (s *Server) renderWizardUsers(w http.ResponseWriter, r *http.Request, st wi
 		}
 		v.Results = append(v.Results, row)
 	}
-	for _, u := range st.Users {
+	v.Selected, v.Rejected = len(st.Users), len(st.Rejected)
+	v.SelPages = max((len(st.Users)+wizardPageSize-1)/wizardPageSize, 1)
+	v.SelPage = min(max(f.selPage, 1), v.SelPages)
+	for _, u := range st.Users[(v.SelPage-1)*wizardPageSize : min(v.SelPage*wizardPageSize, len(st.Users))] {
 		v.Selection = append(v.Selection, web.WizardSelected{UID: u.UID, Name: u.Name, Source: u.Source})
 	}
 	status := http.StatusOK
@@ -89,14 +95,14 @@ func (s *Server) searchUsers(r *http.Request, search web.WizardSearch, errs *web
 	if search.Server != "" {
 		srv, ok := s.Config.Server(search.Server)
 		if !ok {
-			errs.Set("server", fmt.Sprintf("No registered server %q.", search.Server))
+			errs.Set("server", fmt.Sprintf("No registered server %s.", echo(search.Server)))
 			return nil, nil
 		}
 		q.Home = srv.Home
 	}
 	users, err := s.Dir.Search(r.Context(), q)
 	if errors.Is(err, directory.ErrNotFound) && search.Group != "" {
-		errs.Set("group", fmt.Sprintf("No group %q in the directory.", search.Group))
+		errs.Set("group", fmt.Sprintf("No group %s in the directory.", echo(search.Group)))
 		return nil, nil
 	}
 	if err != nil {
@@ -117,10 +123,14 @@ func (s *Server) wizardUsersSave(w http.ResponseWriter, r *http.Request) {
 	}
 	search := searchFrom(r.PostForm)
 	page, _ := strconv.Atoi(r.PostFormValue("page"))
+	selPage, _ := strconv.Atoi(r.PostFormValue("sel"))
 	back := func(flash string) {
 		q := search.Query()
 		if page > 1 {
 			q.Set("page", strconv.Itoa(page))
+		}
+		if selPage > 1 {
+			q.Set("sel", strconv.Itoa(selPage))
 		}
 		path := "/wizard/users?" + q.Encode()
 		if flash != "" {
@@ -143,6 +153,15 @@ func (s *Server) wizardUsersSave(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		back("")
+	case "remove_all":
+		n := len(st.Users)
+		st.Users = nil
+		if err := s.saveWizard(r, st); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		selPage = 0
+		back("Removed " + plural(n, "user", "users") + " from the selection.")
 	case "next":
 		if len(st.Users) == 0 {
 			s.renderWizardUsers(w, r, st, usersForm{search: search, page: page,
@@ -157,7 +176,7 @@ func (s *Server) wizardUsersSave(w http.ResponseWriter, r *http.Request) {
 
 // addedFlash says what an addition did.
 func addedFlash(added, over int) string {
-	msg := fmt.Sprintf("Added %d users.", added)
+	msg := "Added " + plural(added, "user", "users") + "."
 	if over > 0 {
 		msg += fmt.Sprintf(" %d more did not fit: a move takes at most %d users.", over, wizardMaxUsers)
 	}

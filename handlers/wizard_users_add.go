@@ -26,7 +26,7 @@ func (s *Server) wizardAddChecked(w http.ResponseWriter, r *http.Request, st wiz
 	var problems []string
 	for _, l := range found {
 		if !l.found {
-			problems = append(problems, fmt.Sprintf("no user %q in the directory", l.uid))
+			problems = append(problems, "no user "+echo(l.uid)+" in the directory")
 			continue
 		}
 		u, reason := s.selectable(l.user)
@@ -42,7 +42,9 @@ func (s *Server) wizardAddChecked(w http.ResponseWriter, r *http.Request, st wiz
 		return
 	}
 	if len(problems) > 0 {
-		f.flash = addedFlash(added, over)
+		if added > 0 || over > 0 {
+			f.flash = addedFlash(added, over)
+		}
 		f.errs = web.FieldErrors{"results": "Not added: " + listSome(problems) + "."}
 		s.renderWizardUsers(w, r, st, f)
 		return

@@ -65,9 +65,26 @@ type WizardUsers struct {
 	Truncated bool // more than the cap match
 	Page      int  // 1-based
 	Pages     int
-	Selection []WizardSelected
-	Paste     string // the pasted list, kept when it had errors
-	Errors    FieldErrors
+	// Selection is one page of the selected users (SelPage of SelPages);
+	// Selected counts them all.
+	Selection         []WizardSelected
+	Selected          int
+	SelPage, SelPages int
+	// Rejected counts the entries the last import did not add; they can be
+	// downloaded.
+	Rejected int
+	Paste    string // the pasted list, kept when it had errors
+	Errors   FieldErrors
+}
+
+// SelPageHref links to page n of the selection, keeping the search.
+func (v WizardUsers) SelPageHref(n int) templ.SafeURL {
+	q := v.Search.Query()
+	if v.Page > 1 {
+		q.Set("page", strconv.Itoa(v.Page))
+	}
+	q.Set("sel", strconv.Itoa(n))
+	return templ.SafeURL("/wizard/users?" + q.Encode())
 }
 
 // HasError reports whether any field has an error.
