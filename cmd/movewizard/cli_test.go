@@ -150,7 +150,7 @@ func TestHelp(t *testing.T) {
 		{"jobs", []string{"config", "job", "move"}},
 		{"cancel", []string{"config", "job", "move"}},
 		{"retry", []string{"config", "job", "move"}},
-		{"demo", []string{"database", "v"}},
+		{"demo", []string{"database", "pace", "v"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.command, func(t *testing.T) {

@@ -54,10 +54,15 @@ func (d *demoEnv) Close() {
 	}
 }
 
+// demoPace is the demo servers' default pace in KiB/s per connection: the
+// largest demo mailbox (ann, 5 MiB) takes about a minute, the others a few
+// seconds to half a minute.
+const demoPace = 96
+
 // startDemo starts three IMAP servers (east and west in group hq, north in
 // group branch, mode mixed so the wizard shows an ineligible target), seeds
 // about 25 mailboxes and builds the directory and the sign-ins.
-func startDemo(dbPath, listen string) (*demoEnv, error) {
+func startDemo(dbPath, listen string, pace int64) (*demoEnv, error) {
 	d := &demoEnv{auth: directory.NewMemAuth()}
 	specs := []struct {
 		name, group string
@@ -67,7 +72,7 @@ func startDemo(dbPath, listen string) (*demoEnv, error) {
 	d.cfg = &config.Config{Database: dbPath, Mode: config.ModeMixed, MaxParallel: 30, Listen: listen,
 		RetryPatience: time.Minute, Directory: config.Directory{HomeAttribute: "mailHost"}}
 	for _, sp := range specs {
-		s := imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "demo-admin", Delimiter: sp.delim})
+		s := imapmem.New(imapmem.Options{AdminUser: "admin", AdminPassword: "demo-admin", Delimiter: sp.delim, Pace: pace})
 		addr, err := s.Listen("127.0.0.1:0")
 		if err != nil {
 			d.Close()
@@ -120,6 +125,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dbPath := fs.String("database", "", "SQLite database file (default: a new one in a temporary folder)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the web UI (port 0: any free port)")
 	verbose := fs.Bool("v", false, "log every step to stderr")
+	pace := fs.Int64("pace", demoPace, "KiB per second each IMAP connection of the demo servers carries, so that rates, ETAs\nand cancelling can be watched (0: as fast as the machine goes)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: movewizard demo [flags]\n\n"+
 			"Runs the whole product with nothing installed: three in-process IMAP servers with\n"+
@@ -147,7 +153,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	demo, err := startDemo(*dbPath, *listen)
+	if *pace < 0 || *pace > 1<<30 {
+		return &exitError{code: 2, err: fmt.Errorf("-pace %d: want 0 (no limit) or a number of KiB per second", *pace)}
+	}
+	demo, err := startDemo(*dbPath, *listen, *pace*1024)
 	if err != nil {
 		return err
 	}
@@ -173,6 +182,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		demo.cfg.Servers[0].Address, demo.cfg.Servers[1].Address, demo.cfg.Servers[2].Address)
 	fmt.Fprintf(stdout, "  dave and frank have unreadable items; olduser lives on an unregistered server\n")
 	fmt.Fprintf(stdout, "  database:       %s\n", *dbPath)
+	if *pace > 0 {
+		fmt.Fprintf(stdout, "  pace:           %d KiB/s per IMAP connection (-pace 0: full speed)\n", *pace)
+	}
 	svc := service{cfg: demo.cfg, store: store, dir: demo.dir, auth: demo.auth, log: log}
 	return svc.run(ctx, ln, nil)
 }

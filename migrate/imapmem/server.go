@@ -44,6 +44,10 @@ type Options struct {
 	// NoStatusSize leaves STATUS=SIZE (RFC 8438) out of the capabilities,
 	// like servers that cannot tell a mailbox's size without a FETCH.
 	NoStatusSize bool
+	// Pace limits each connection to this many bytes per second in each
+	// direction (0: as fast as it goes). The demo sets it so that a move
+	// takes long enough to watch.
+	Pace int64
 }
 
 // Server is an in-memory IMAP server. The zero value is not usable; call New.
@@ -182,6 +186,9 @@ func (l *listener) Accept() (net.Conn, error) {
 	nc, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
+	}
+	if rate := l.srv.opts.Pace; rate > 0 {
+		nc = &pacedConn{Conn: nc, rate: float64(rate), done: l.srv.done}
 	}
 	c := newFaultConn(nc, l.srv)
 	l.srv.wg.Add(1) // Done in faultConn.Close once the session ended
