@@ -55,9 +55,9 @@ func (d *demoEnv) Close() {
 }
 
 // demoPace is the demo servers' default pace in KiB/s per connection: the
-// largest demo mailbox (ann, 5 MiB) takes about a minute, the others a few
-// seconds to half a minute.
-const demoPace = 96
+// largest demo mailbox (ann, 5 MiB, copied then read back for verification)
+// takes about a minute, the others a few seconds.
+const demoPace = 256
 
 // startDemo starts three IMAP servers (east and west in group hq, north in
 // group branch, mode mixed so the wizard shows an ineligible target), seeds
