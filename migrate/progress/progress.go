@@ -56,6 +56,7 @@ type Broker struct {
 	// default), so holding it is short.
 	mu      sync.Mutex
 	moves   map[int64]*moveEntry
+	running map[int64]map[int64]*moveEntry // by job, then move: last published as running
 	subs    map[*subscriber]struct{}
 	dropped int
 }
@@ -83,7 +84,8 @@ func NewBroker(load func(ctx context.Context, jobID int64) ([]model.Move, error)
 	if now == nil {
 		now = time.Now
 	}
-	return &Broker{load: load, now: now, moves: map[int64]*moveEntry{}, subs: map[*subscriber]struct{}{}}
+	return &Broker{load: load, now: now, moves: map[int64]*moveEntry{},
+		running: map[int64]map[int64]*moveEntry{}, subs: map[*subscriber]struct{}{}}
 }
 
 // Publish records m's state, computing Rate and ETA from this move's earlier
@@ -102,6 +104,7 @@ func (b *Broker) Publish(m model.Move) {
 	p.At = b.now()
 	bm.update(&p)
 	bm.p = p
+	b.indexRunningLocked(bm)
 	for s := range b.subs {
 		if s.jobID != 0 && s.jobID != p.JobID {
 			continue
@@ -113,6 +116,57 @@ func (b *Broker) Publish(m model.Move) {
 			b.dropped++
 		}
 	}
+}
+
+// indexRunningLocked keeps b.running in step with bm's latest state.
+func (b *Broker) indexRunningLocked(bm *moveEntry) {
+	job := b.running[bm.p.JobID]
+	if bm.p.State == model.MoveRunning {
+		if job == nil {
+			job = map[int64]*moveEntry{}
+			b.running[bm.p.JobID] = job
+		}
+		job[bm.p.MoveID] = bm
+		return
+	}
+	if job != nil {
+		delete(job, bm.p.MoveID)
+		if len(job) == 0 {
+			delete(b.running, bm.p.JobID)
+		}
+	}
+}
+
+// Latest returns the last published state of each of the given moves that
+// the broker has seen published (a move it knows only from the store is
+// absent). It reads memory only: the job page and its live streams ask for
+// the rows they show, at most once a second, instead of subscribing to
+// every update of a large job.
+func (b *Broker) Latest(moveIDs []int64) map[int64]Move {
+	out := make(map[int64]Move, len(moveIDs))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, id := range moveIDs {
+		if bm := b.moves[id]; bm != nil {
+			out[id] = bm.p
+		}
+	}
+	return out
+}
+
+// Running returns the last published state of every move of the job whose
+// last publish said running, ordered by MoveID. The runner's caps bound
+// their number, so this is a short list even for a job of many thousand
+// moves.
+func (b *Broker) Running(jobID int64) []Move {
+	b.mu.Lock()
+	out := make([]Move, 0, len(b.running[jobID]))
+	for _, bm := range b.running[jobID] {
+		out = append(out, bm.p)
+	}
+	b.mu.Unlock()
+	slices.SortFunc(out, func(x, y Move) int { return cmp.Compare(x.MoveID, y.MoveID) })
+	return out
 }
 
 // update sets p's Rate and ETA from the previous sample and makes p the

@@ -462,3 +462,26 @@ func TestBrokerConcurrent(t *testing.T) {
 		t.Errorf("Dropped() = %d, want %d (subscribers that saw their channel closed)", got, sawDrop)
 	}
 }
+
+func TestBrokerLatestAndRunning(t *testing.T) {
+	b := progress.NewBroker(memStore(model.Move{ID: 9, JobID: 1, State: model.MoveQueued}), nil)
+	b.Publish(model.Move{ID: 1, JobID: 1, State: model.MoveRunning, BytesDone: 1})
+	b.Publish(model.Move{ID: 2, JobID: 1, State: model.MoveRunning, BytesDone: 2})
+	b.Publish(model.Move{ID: 3, JobID: 2, State: model.MoveRunning, BytesDone: 3})
+	b.Publish(model.Move{ID: 2, JobID: 1, State: model.MoveDone, BytesDone: 4})
+
+	latest := b.Latest([]int64{2, 3, 9, 42})
+	if len(latest) != 2 || latest[2].State != model.MoveDone || latest[3].BytesDone != 3 {
+		t.Errorf("Latest(2, 3, 9, 42) = %v, want the published states of 2 and 3 only", latest)
+	}
+	if got, want := keysOf(b.Running(1)), []string{"1:running:1"}; !slices.Equal(got, want) {
+		t.Errorf("Running(1) = %v, want %v (move 2 finished)", got, want)
+	}
+	if got, want := keysOf(b.Running(2)), []string{"3:running:3"}; !slices.Equal(got, want) {
+		t.Errorf("Running(2) = %v, want %v", got, want)
+	}
+	b.Publish(model.Move{ID: 3, JobID: 2, State: model.MoveFailed, BytesDone: 3})
+	if got := b.Running(2); len(got) != 0 {
+		t.Errorf("Running(2) after its move failed = %v, want none", keysOf(got))
+	}
+}
