@@ -1,12 +1,15 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/movewizard/movewizard/db"
@@ -19,9 +22,6 @@ import (
 // server notice a vanished browser.
 const jobEventsHeartbeat = 15 * time.Second
 
-// jobEventsJobPoll is how often the job's own state is re-read.
-const jobEventsJobPoll = time.Second
-
 // jobEventsWriteTimeout bounds each write of a stream: the server's write
 // timeout, meant for pages, is lifted for streams, and a browser that stops
 // reading is cut off after this long instead of holding the connection.
@@ -31,9 +31,9 @@ const jobEventsWriteTimeout = 30 * time.Second
 // open (tabs, reconnects); each costs a connection and a subscription.
 const maxStreamsPerUser = 8
 
-// jobEventsBuffer is how many updates may wait for a slow browser before
-// the broker drops it (it reconnects and gets a fresh snapshot).
-const jobEventsBuffer = 256
+// jobEventsMaxIDs bounds the moves one stream follows: a page shows
+// jobPageRows of them.
+const jobEventsMaxIDs = 200
 
 // progressJSON is one move's state as live.js reads it.
 type progressJSON struct {
@@ -60,13 +60,21 @@ func toProgressJSON(p progress.Move) progressJSON {
 		ETASeconds: p.ETA.Seconds()}
 }
 
-// jobEvents streams a job's move progress as server-sent events: a
-// "snapshot" of every move first, then a "move" per update and a "job"
-// when the job's state changes. Every connection starts with a fresh
-// snapshot, so a reconnecting browser misses nothing.
+// jobEvents streams a job page's live state as server-sent events: a
+// "snapshot" first, then at most one "update" per interval (jobHubInterval)
+// while something changed. Each carries the changed rows among the moves
+// the page shows (?ids=1,2,3; the first event every one the broker knows),
+// the whole job's totals when they changed, and the job's state when it
+// changed. Every connection starts with a fresh snapshot, so a
+// reconnecting browser misses nothing.
 func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 	id, job, ok := s.eventsJob(w, r)
 	if !ok {
+		return
+	}
+	ids, err := parseEventIDs(r.URL.Query().Get("ids"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	flusher, ok := w.(http.Flusher)
@@ -82,13 +90,8 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	snapshot, updates, cancel, err := s.Broker.Subscribe(r.Context(), id, jobEventsBuffer)
-	if err != nil {
-		s.logger().Error("job events: subscribe", "job", id, "err", err)
-		http.Error(w, "the server could not load the job", http.StatusInternalServerError)
-		return
-	}
-	defer cancel()
+	hub, leave := s.joinHub(id)
+	defer leave()
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -96,14 +99,34 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	// From here on only events are written; errors end the stream.
-
-	rc := http.NewResponseController(w)
-	st := &jobStream{s: s, w: deadlineWriter{w: w, rc: rc}, ctx: r.Context(), id: id, jobState: job.State}
-	if st.sendSnapshot(snapshot, job) != nil {
+	if _, err := io.WriteString(w, ": stream\n\n"); err != nil {
 		return
 	}
 	flusher.Flush()
-	st.relay(flusher, updates)
+
+	rc := http.NewResponseController(w)
+	st := &jobStream{s: s, w: deadlineWriter{w: w, rc: rc}, id: id, ids: ids, jobState: job.State}
+	st.relay(r.Context(), flusher, hub)
+}
+
+// parseEventIDs reads the comma-separated move IDs a page follows.
+func parseEventIDs(raw string) ([]int64, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	parts := strings.Split(raw, ",")
+	if len(parts) > jobEventsMaxIDs {
+		return nil, fmt.Errorf("a page follows at most %d mailboxes, not %d", jobEventsMaxIDs, len(parts))
+	}
+	ids := make([]int64, 0, len(parts))
+	for _, p := range parts {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, fmt.Errorf("ids: %s is not a move number", echo(p))
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // eventsJob loads the job named in the path, answering the request with
@@ -128,59 +151,43 @@ func (s *Server) eventsJob(w http.ResponseWriter, r *http.Request) (id int64, jo
 }
 
 // jobStream is one open event stream. It is used by the handler's
-// goroutine only; it remembers what the browser was last told (the job's
-// state and each move's) so that a "job" event is sent only on a change.
+// goroutine only; it remembers what the browser was last told (each row's
+// publish time, the totals, the job's state) so that it sends changes only.
 type jobStream struct {
 	s        *Server
 	w        io.Writer
-	ctx      context.Context // the request's: done when the browser goes away
 	id       int64
-	jobState model.JobState
-	states   map[int64]model.MoveState // by move ID
+	ids      []int64             // the moves the page shows
+	sent     map[int64]time.Time // by move ID: the publish time of the row last sent
+	totals   []byte              // the totals last sent
+	jobState model.JobState      // the job's state last sent
+	started  bool                // the snapshot was sent
 }
 
-// sendSnapshot writes every move and the job's state, the starting point
-// that later "move" and "job" events update.
-func (st *jobStream) sendSnapshot(snapshot []progress.Move, job model.Job) error {
-	st.states = make(map[int64]model.MoveState, len(snapshot))
-	all := make([]progressJSON, 0, len(snapshot))
-	for _, p := range snapshot {
-		st.states[p.MoveID] = p.State
-		all = append(all, toProgressJSON(p))
-	}
-	if err := writeEvent(st.w, "snapshot", all); err != nil {
-		return err
-	}
-	return writeEvent(st.w, "job", newJobStateJSON(job))
+// jobEventJSON is one snapshot or update; an update leaves out what did
+// not change.
+type jobEventJSON struct {
+	Moves  []progressJSON  `json:"moves"`
+	Totals json.RawMessage `json:"totals,omitempty"`
+	Job    *jobStateJSON   `json:"job,omitempty"`
 }
 
-// relay forwards updates until the browser goes away, a write fails or
-// the broker drops the subscription, with a heartbeat while idle and a
-// poll of the job's state.
-func (st *jobStream) relay(flusher http.Flusher, updates <-chan progress.Move) {
+// relay sends a snapshot at the hub's first tick and an update at each
+// later one that changed something, with a heartbeat while idle, until the
+// browser goes away or a write fails.
+func (st *jobStream) relay(ctx context.Context, flusher http.Flusher, hub *hubStream) {
 	heartbeat := time.NewTicker(jobEventsHeartbeat)
 	defer heartbeat.Stop()
-	jobPoll := time.NewTicker(jobEventsJobPoll)
-	defer jobPoll.Stop()
 	for {
 		select {
-		case <-st.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-heartbeat.C:
 			if _, err := io.WriteString(st.w, ": heartbeat\n\n"); err != nil {
 				return
 			}
-		case <-jobPoll.C:
-			if err := st.sendJobState(); err != nil {
-				return
-			}
-		case p, ok := <-updates:
-			if !ok {
-				// Dropped for being slow: end the stream so the browser
-				// reconnects and starts over from a snapshot.
-				return
-			}
-			if err := st.sendMove(p); err != nil {
+		case t := <-hub.ch:
+			if err := st.send(t); err != nil {
 				return
 			}
 		}
@@ -188,36 +195,40 @@ func (st *jobStream) relay(flusher http.Flusher, updates <-chan progress.Move) {
 	}
 }
 
-// sendMove writes one move's update. A move's state change may change the
-// job's (started, finished); the job is re-read then, not on every byte
-// count.
-func (st *jobStream) sendMove(p progress.Move) error {
-	if err := writeEvent(st.w, "move", toProgressJSON(p)); err != nil {
-		return err
+// send writes what changed since the last event: the shown rows the broker
+// published since, the totals and the job's state.
+func (st *jobStream) send(t *jobTick) error {
+	if st.sent == nil {
+		st.sent = make(map[int64]time.Time, len(st.ids))
 	}
-	if st.states[p.MoveID] == p.State {
-		return nil
-	}
-	st.states[p.MoveID] = p.State
-	return st.sendJobState()
-}
-
-// sendJobState re-reads the job and sends its state if it changed. The
-// runner finishes a job after publishing its last move, and cancelling
-// or retrying changes it without a move event, so it is also polled.
-func (st *jobStream) sendJobState() error {
-	j, err := st.s.DB.Job(st.ctx, st.id)
-	if err != nil {
-		if st.ctx.Err() == nil {
-			st.s.logger().Warn("job events: reload job", "job", st.id, "err", err)
+	ev := jobEventJSON{Moves: []progressJSON{}}
+	latest := st.s.Broker.Latest(st.ids)
+	for _, id := range st.ids {
+		p, ok := latest[id]
+		if !ok || p.JobID != st.id {
+			continue
 		}
-		return err
+		if at, seen := st.sent[id]; seen && at.Equal(p.At) {
+			continue
+		}
+		st.sent[id] = p.At
+		ev.Moves = append(ev.Moves, toProgressJSON(p))
 	}
-	if j.State == st.jobState {
+	if !st.started || !bytes.Equal(t.totals, st.totals) {
+		st.totals, ev.Totals = t.totals, t.totals
+	}
+	if !st.started || t.job.State != st.jobState {
+		st.jobState = t.job.State
+		j := newJobStateJSON(t.job)
+		ev.Job = &j
+	}
+	name := "update"
+	if !st.started {
+		name, st.started = "snapshot", true
+	} else if len(ev.Moves) == 0 && ev.Totals == nil && ev.Job == nil {
 		return nil
 	}
-	st.jobState = j.State
-	return writeEvent(st.w, "job", newJobStateJSON(j))
+	return writeEvent(st.w, name, ev)
 }
 
 type jobStateJSON struct {

@@ -51,6 +51,8 @@ func (s *Server) readRoutes(r chi.Router) {
 func (s *Server) adminRoutes(r chi.Router) {
 	r.Get("/audit", s.auditPage)
 	r.Post("/jobs/{id}/cancel", s.jobCancel)
+	r.Post("/jobs/{id}/retry", s.jobRetryAll)
+	r.Post("/jobs/{id}/moves", s.jobMovesAction)
 	r.Post("/moves/{id}/cancel", s.moveCancel)
 	r.Post("/moves/{id}/retry", s.moveRetry)
 

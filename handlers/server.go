@@ -74,6 +74,7 @@ type Server struct {
 	signins      *signinThrottle
 	streamsMu    sync.Mutex
 	streams      map[string]int // open event streams per person
+	hubs         jobHubs        // one per job with open event streams (job_hub.go)
 	probesOnce   sync.Once
 	probes       *serversProber // /servers probe rounds and their cache
 }

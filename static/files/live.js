@@ -1,6 +1,8 @@
-// Live job page: subscribes to /jobs/{id}/events (server-sent events) and
-// updates each mailbox row in place. The server sends a snapshot first and
-// named "move" events after; EventSource reconnects by itself and the
+// Live job page: subscribes to /jobs/{id}/events?ids=... (server-sent
+// events) for the rows the page shows (data-live-ids) and updates them in place. The server
+// sends a "snapshot" first and then at most one "update" per second, each a
+// batch: {moves: [changed rows], totals: the whole job's (when changed),
+// job: its state (when changed)}. EventSource reconnects by itself and the
 // server sends a fresh snapshot then. Every value is set with textContent,
 // never as HTML: subjects and folder names come from users' mail.
 //
@@ -41,16 +43,31 @@
     return { bytes: bytes, rate: rate, duration: duration };
   })();
   window.movewizardFormat = format;
+  // "Select every mailbox of this page" needs script; without it the
+  // checkboxes are ticked one by one.
+  var all = document.querySelector("[data-select-all]");
+  if (all) {
+    all.hidden = false;
+    all.addEventListener("change", function () {
+      var boxes = document.querySelectorAll("input[type=checkbox][form=bulk]");
+      for (var i = 0; i < boxes.length; i++) boxes[i].checked = all.checked;
+    });
+  }
   var table = document.querySelector("[data-live-job]");
   if (!table || !window.EventSource) return;
-  var url = table.getAttribute("data-live-job");
+  var url = table.getAttribute("data-live-job") + "?ids=" + encodeURIComponent(table.getAttribute("data-live-ids") || "");
   var status = document.querySelector("[data-testid=live-status]");
+  var rows = {};
+  var trs = table.querySelectorAll("tr[data-move]");
+  for (var i = 0; i < trs.length; i++) rows[trs[i].getAttribute("data-move")] = trs[i];
   function setText(row, key, value) {
     var el = row.querySelector("[data-field=" + key + "]");
-    if (el) el.textContent = value;
+    if (el && el.textContent !== value) el.textContent = value;
   }
+  function byTestID(id) { return document.querySelector("[data-testid=" + id + "]"); }
+  function setID(id, value) { var el = byTestID(id); if (el && el.textContent !== value) el.textContent = value; }
   function apply(p) {
-    var row = table.querySelector("tr[data-move='" + p.move_id + "']");
+    var row = rows[String(p.move_id)];
     if (!row) return;
     row.setAttribute("data-state", p.state);
     var st = row.querySelector("[data-field=state]");
@@ -64,13 +81,10 @@
     setText(row, "skipped", String(p.skipped));
     setText(row, "error", p.error || "");
     var bar = row.querySelector("[data-field=bar]");
-    if (bar && bar.tagName === "PROGRESS") {
+    if (bar) {
       // A <progress> needs no style (CSP allows none inline): max and value.
       bar.max = p.bytes_total > 0 ? p.bytes_total : 1;
       bar.value = p.bytes_total > 0 ? Math.min(p.bytes_done, p.bytes_total) : (p.state === "done" ? 1 : 0);
-    } else if (bar) {
-      var pct = p.bytes_total > 0 ? Math.min(100, 100 * p.bytes_done / p.bytes_total) : (p.state === "done" ? 100 : 0);
-      bar.style.width = pct.toFixed(1) + "%";
     }
     var actions = row.querySelectorAll("[data-when]");
     for (var i = 0; i < actions.length; i++) {
@@ -78,56 +92,54 @@
       actions[i].hidden = when.indexOf(p.state) < 0;
     }
   }
-  // Totals are summed from the latest state of every row.
-  var latest = {};
-  function totals() {
-    var t = { msgs: 0, msgsTotal: 0, bytes: 0, bytesTotal: 0, skipped: 0, states: {} }, n = 0;
-    Object.keys(latest).forEach(function (id) {
-      var p = latest[id];
-      t.msgs += p.msgs_done; t.msgsTotal += p.msgs_total;
-      t.bytes += p.bytes_done; t.bytesTotal += p.bytes_total;
-      t.skipped += p.skipped; t.states[p.state] = (t.states[p.state] || 0) + 1; n++;
-    });
-    if (!n) return;
-    var set = function (id, v) { var el = document.querySelector("[data-testid=" + id + "]"); if (el) el.textContent = v; };
-    set("total-msgs", t.msgs + " of " + t.msgsTotal);
-    set("total-bytes", format.bytes(t.bytes) + " of " + format.bytes(t.bytesTotal));
-    set("total-skipped", String(t.skipped));
-    var states = document.querySelector("[data-testid=total-states]");
+  // The totals are the whole job's, summed by the server: the page shows
+  // only some of its rows.
+  function totals(t) {
+    var bar = byTestID("job-bar");
+    if (bar) { bar.max = Number(t.bar_max); bar.value = Number(t.bar_value); }
+    setID("job-percent", t.percent);
+    setID("job-rate", format.rate(t.rate));
+    setID("job-eta", format.duration(t.eta_seconds));
+    setID("total-mailboxes", t.mailboxes === 1 ? "1 mailbox" : t.mailboxes + " mailboxes");
+    setID("total-msgs", t.msgs_done + " of " + t.msgs_total);
+    setID("total-bytes", format.bytes(t.bytes_done) + " of " + format.bytes(t.bytes_total));
+    setID("total-skipped", String(t.skipped));
+    var states = byTestID("total-states");
     if (states) {
       while (states.firstChild) states.removeChild(states.firstChild);
-      Object.keys(t.states).sort().forEach(function (s) {
+      t.by_state.forEach(function (c) {
         var pill = document.createElement("span");
-        pill.className = "pill";
-        pill.textContent = s + " " + t.states[s];
+        pill.className = "pill state-" + c.state;
+        pill.setAttribute("data-testid", "count-" + c.state);
+        pill.textContent = c.state + " " + c.count;
         states.appendChild(pill);
         states.appendChild(document.createTextNode(" "));
       });
     }
   }
-  var es = new EventSource(url);
-  es.addEventListener("snapshot", function (e) {
-    JSON.parse(e.data).forEach(function (p) { latest[p.move_id] = p; apply(p); });
-    totals();
-    if (status) status.textContent = "live";
-  });
-  es.addEventListener("move", function (e) {
-    var p = JSON.parse(e.data);
-    latest[p.move_id] = p;
-    apply(p);
-    totals();
-  });
-  es.addEventListener("job", function (e) {
-    var j = JSON.parse(e.data), el = document.querySelector("[data-testid=job-state]");
+  function job(j) {
+    var el = byTestID("job-state");
     if (el) { el.textContent = j.state; el.className = "state state-" + j.state; }
-    var started = document.querySelector("[data-testid=job-started]");
+    var started = byTestID("job-started");
     if (started && j.started_at) started.textContent = j.started_at;
-    var finished = document.querySelector("[data-testid=job-finished]");
+    var finished = byTestID("job-finished");
     if (finished) finished.textContent = j.finished_at || "";
     var acts = document.querySelectorAll("[data-job-when]");
     for (var i = 0; i < acts.length; i++) {
       acts[i].hidden = acts[i].getAttribute("data-job-when").split(" ").indexOf(j.state) < 0;
     }
+  }
+  function batch(e) {
+    var b = JSON.parse(e.data);
+    b.moves.forEach(apply);
+    if (b.totals) totals(b.totals);
+    if (b.job) job(b.job);
+  }
+  var es = new EventSource(url);
+  es.addEventListener("snapshot", function (e) {
+    batch(e);
+    if (status) status.textContent = "live";
   });
+  es.addEventListener("update", batch);
   es.onerror = function () { if (status) status.textContent = "reconnecting…"; };
 })();
