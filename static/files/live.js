@@ -135,11 +135,21 @@
     if (b.totals) totals(b.totals);
     if (b.job) job(b.job);
   }
-  var es = new EventSource(url);
-  es.addEventListener("snapshot", function (e) {
-    batch(e);
-    if (status) status.textContent = "live";
-  });
-  es.addEventListener("update", batch);
-  es.onerror = function () { if (status) status.textContent = "reconnecting…"; };
+  // The stream is closed when the page is left: a browser holds few
+  // connections per server (six over HTTP/1.1), and a stream kept open by a
+  // page in the back-forward cache would hold one of them. A page shown
+  // again from that cache connects anew and gets a fresh snapshot.
+  var es = null;
+  function connect() {
+    es = new EventSource(url);
+    es.addEventListener("snapshot", function (e) {
+      batch(e);
+      if (status) status.textContent = "live";
+    });
+    es.addEventListener("update", batch);
+    es.onerror = function () { if (status) status.textContent = "reconnecting…"; };
+  }
+  window.addEventListener("pagehide", function () { if (es) { es.close(); es = null; } });
+  window.addEventListener("pageshow", function (e) { if (e.persisted && !es) connect(); });
+  connect();
 })();
