@@ -75,13 +75,25 @@ func (r *run) badItem(ctx context.Context, f *db.Folder, meta msgMeta, reason st
 	if err := r.mv.DB.ForgetCopies(ctx, f.ID, []uint32{uint32(meta.uid)}); err != nil {
 		return err
 	}
+	r.log.Warn("bad item", "folder", f.Source, "uid", meta.uid, "message_id", item.MessageID, "reason", reason)
+	r.event(ctx, "bad-item", fmt.Sprintf("%s uid %d: %s", f.Source, meta.uid, reason))
+	// The item that makes the move abandon was not skipped: it is named in
+	// the move's error, not counted or listed with the skipped ones.
+	if abandon := r.abandons(f, meta, reason); abandon != nil {
+		return abandon
+	}
 	r.m.Skipped++
 	if err := r.mv.DB.AddSkipped(ctx, item, r.m); err != nil {
 		return err
 	}
 	r.publish()
-	r.log.Warn("bad item", "folder", f.Source, "uid", meta.uid, "message_id", item.MessageID, "reason", reason)
-	r.event(ctx, "bad-item", fmt.Sprintf("%s uid %d: %s", f.Source, meta.uid, reason))
+	return nil
+}
+
+// abandons returns the abandon error a bad item causes under the job's
+// policy, nil when the move skips it. After the directory update the move
+// no longer abandons: the item stays on the source and is skipped.
+func (r *run) abandons(f *db.Folder, meta msgMeta, reason string) error {
 	if !r.m.DirectoryUpdated.IsZero() {
 		return nil
 	}
@@ -89,7 +101,7 @@ func (r *run) badItem(ctx context.Context, f *db.Folder, meta msgMeta, reason st
 	if r.job.Policy != model.PolicySkip {
 		return abandonf("abandoned at the first bad item: %s", what)
 	}
-	if r.m.Skipped > r.job.MaxBad {
+	if r.m.Skipped+1 > r.job.MaxBad {
 		return abandonf("more bad items than the %d allowed; the last: %s", r.job.MaxBad, what)
 	}
 	return nil

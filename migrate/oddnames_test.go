@@ -245,8 +245,9 @@ func TestFolderRefusedEvenMapped(t *testing.T) {
 		skipped int
 	}{
 		{"skip", model.Job{Policy: model.PolicySkip, MaxBad: 3}, false, model.MoveDone, 3},
-		{"skip over the maximum", model.Job{Policy: model.PolicySkip, MaxBad: 2}, false, model.MoveAbandoned, 3},
-		{"abandon", model.Job{Policy: model.PolicyAbandon}, false, model.MoveAbandoned, 1},
+		// The item that abandons the move is not counted as skipped.
+		{"skip over the maximum", model.Job{Policy: model.PolicySkip, MaxBad: 2}, false, model.MoveAbandoned, 2},
+		{"abandon", model.Job{Policy: model.PolicyAbandon}, false, model.MoveAbandoned, 0},
 		{"abandon, empty folder", model.Job{Policy: model.PolicyAbandon}, true, model.MoveDone, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
