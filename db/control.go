@@ -18,21 +18,31 @@ func (d *DB) MarkJobStarted(ctx context.Context, id int64) error {
 	return err
 }
 
-// FinishJobIfDone closes a job whose moves all have an outcome: done, or
-// cancelled if someone cancelled the job. It reports whether it did.
+// FinishJobIfDone closes a job whose moves all have an outcome, and gives
+// it the outcome they add up to: cancelled if someone cancelled the job;
+// done if every mailbox moved (or was already there) with nothing skipped;
+// failed if none moved; completed-with-errors otherwise. It reports whether
+// it closed the job.
 func (d *DB) FinishJobIfDone(ctx context.Context, id int64) (bool, error) {
 	var finished bool
 	err := execTx(ctx, d, func(tx *sql.Tx) error {
-		var open int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM moves WHERE job_id = ?
-			AND state IN `+openStates, id).Scan(&open); err != nil {
+		var open, moved, unmoved, skipped int
+		if err := tx.QueryRowContext(ctx, `SELECT
+			coalesce(sum(state IN `+openStates+`), 0),
+			coalesce(sum(state IN (?, ?)), 0),
+			coalesce(sum(state NOT IN (?, ?) AND state NOT IN `+openStates+`), 0),
+			coalesce(sum(skipped), 0)
+			FROM moves WHERE job_id = ?`,
+			model.MoveDone, model.MoveAlreadyThere, model.MoveDone, model.MoveAlreadyThere, id).
+			Scan(&open, &moved, &unmoved, &skipped); err != nil {
 			return err
 		}
 		if open > 0 {
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'done' END,
-			finished_at = ? WHERE id = ? AND finished_at = ''`, formatTime(d.Now()), id)
+		outcome := jobOutcome(moved, unmoved, skipped)
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE ? END,
+			finished_at = ? WHERE id = ? AND finished_at = ''`, outcome, formatTime(d.Now()), id)
 		if err != nil {
 			return err
 		}
@@ -41,6 +51,17 @@ func (d *DB) FinishJobIfDone(ctx context.Context, id int64) (bool, error) {
 		return err
 	})
 	return finished, err
+}
+
+// jobOutcome is what a finished, not cancelled job's moves add up to.
+func jobOutcome(moved, unmoved, skipped int) model.JobState {
+	switch {
+	case unmoved == 0 && skipped == 0:
+		return model.JobDone
+	case moved == 0:
+		return model.JobFailed
+	}
+	return model.JobDoneWithErrors
 }
 
 // CancelJob cancels every unfinished move of a job: queued ones at once
@@ -56,8 +77,8 @@ func (d *DB) CancelJob(ctx context.Context, id int64, actor string) error {
 		if err != nil {
 			return err
 		}
-		if state == model.JobDone || state == model.JobCancelled {
-			return fmt.Errorf("job %d is %s: %w", id, state, ErrConflict)
+		if !state.Open() {
+			return fmt.Errorf("job %d is %s: %w", id, state.Label(), ErrConflict)
 		}
 		now := formatTime(d.Now())
 		if _, err := tx.ExecContext(ctx, `UPDATE moves SET state = 'cancelled', finished_at = ?,
@@ -117,7 +138,10 @@ func (d *DB) RetryMove(ctx context.Context, id int64, actor string) (model.Move,
 		if _, err := tx.ExecContext(ctx, `DELETE FROM skipped WHERE move_id = ?`, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'running', finished_at = '' WHERE id = ?`, m.JobID); err != nil {
+		// The job is open again: running if it had started, else still
+		// queued (a scheduled job waits for its start time).
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = CASE WHEN started_at = '' THEN 'queued' ELSE 'running' END,
+			finished_at = '' WHERE id = ?`, m.JobID); err != nil {
 			return err
 		}
 		return addAudit(ctx, tx, d.Now(), actor, "retry mailbox", m.JobID, id, fmt.Sprintf("%s, attempt %d", m.UID, m.Attempt))

@@ -400,7 +400,7 @@ func mustAddAudit(t *testing.T, d *DB, actor, action string, jobID, moveID int64
 func mustSetJobState(t *testing.T, d *DB, id int64, state model.JobState) {
 	t.Helper()
 	finished := ""
-	if state == model.JobDone || state == model.JobCancelled {
+	if !state.Open() {
 		finished = formatTime(d.Now())
 	}
 	if _, err := d.sql.ExecContext(context.Background(), `UPDATE jobs SET state = ?, finished_at = ? WHERE id = ?`,

@@ -68,13 +68,30 @@ const (
 // JobState is where a job stands.
 type JobState string
 
-// Job states.
+// Job states. Queued and running are open; the rest are outcomes, decided
+// when the last move of the job has one.
 const (
-	JobQueued    JobState = "queued"
-	JobRunning   JobState = "running"
-	JobDone      JobState = "done"
+	JobQueued  JobState = "queued"
+	JobRunning JobState = "running"
+	// JobDone: every mailbox moved (or was already there), nothing skipped.
+	JobDone JobState = "done"
+	// JobDoneWithErrors: some mailboxes moved, but others failed, were
+	// abandoned or cancelled, or items were skipped.
+	JobDoneWithErrors JobState = "completed-with-errors"
+	// JobFailed: no mailbox moved.
+	JobFailed    JobState = "failed"
 	JobCancelled JobState = "cancelled"
 )
+
+// JobStates lists every job state, open ones first, in the order the jobs
+// list offers them as filters.
+var JobStates = []JobState{JobQueued, JobRunning, JobDone, JobDoneWithErrors, JobFailed, JobCancelled}
+
+// Open reports whether a job in state s still has work to do.
+func (s JobState) Open() bool { return s == JobQueued || s == JobRunning }
+
+// Label is the state as pages show it: "completed with errors".
+func (s JobState) Label() string { return strings.ReplaceAll(string(s), "-", " ") }
 
 // Policy says what a move does with a message it cannot copy, as in the
 // Exchange 2003 wizard.
