@@ -61,7 +61,7 @@ for _ in $(seq 600); do
   python3 - "$WORK/report.json" <<'PY' && break
 import json, sys
 r = json.load(open(sys.argv[1]))
-sys.exit(0 if r["job"]["state"] in ("done", "cancelled") else 1)
+sys.exit(0 if r["job"]["state"] not in ("queued", "running") else 1)
 PY
   sleep 0.5
 done

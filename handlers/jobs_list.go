@@ -4,13 +4,11 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web"
 )
-
-// jobStates are the jobs list's filters, in the order shown.
-var jobStates = []model.JobState{model.JobQueued, model.JobRunning, model.JobDone, model.JobCancelled}
 
 // moveStates orders mailbox counts the same way on every page.
 var moveStates = []model.MoveState{model.MoveQueued, model.MoveRunning, model.MoveDone, model.MoveAlreadyThere,
@@ -19,8 +17,8 @@ var moveStates = []model.MoveState{model.MoveQueued, model.MoveRunning, model.Mo
 // jobsList shows every job, or those in one state, newest first.
 func (s *Server) jobsList(w http.ResponseWriter, r *http.Request) {
 	state := model.JobState(r.URL.Query().Get("state"))
-	if state != "" && !slices.Contains(jobStates, state) {
-		s.renderError(w, r, invalidf("There is no job state %q; use queued, running, done or cancelled.", state))
+	if state != "" && !slices.Contains(model.JobStates, state) {
+		s.renderError(w, r, invalidf("There is no job state %s; use %s.", echo(string(state)), jobStateNames()))
 		return
 	}
 	all, err := s.DB.Jobs(r.Context(), "")
@@ -42,8 +40,8 @@ func (s *Server) jobsList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	v.Filters = append(v.Filters, web.JobFilter{Label: "all", Count: len(all), Active: state == ""})
-	for _, st := range jobStates {
-		v.Filters = append(v.Filters, web.JobFilter{State: st, Label: string(st), Count: perState[st], Active: state == st})
+	for _, st := range model.JobStates {
+		v.Filters = append(v.Filters, web.JobFilter{State: st, Label: st.Label(), Count: perState[st], Active: state == st})
 	}
 	s.render(w, r, http.StatusOK, web.JobsListPage(s.page(r, "Jobs", "jobs"), v))
 }
@@ -63,4 +61,14 @@ func orderedCounts(m map[model.MoveState]int) []web.StateCount {
 		}
 	}
 	return out
+}
+
+// jobStateNames lists the job states a filter takes: "queued, running, …
+// or cancelled".
+func jobStateNames() string {
+	names := make([]string, len(model.JobStates))
+	for i, st := range model.JobStates {
+		names[i] = string(st)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

@@ -238,3 +238,50 @@ func jobsFollow(t *testing.T, a *testApp, c *http.Client, resp *http.Response) s
 	}
 	return body
 }
+
+// TestJobOutcomesShown: a job in which some mailboxes did not move is
+// "completed with errors", one in which none moved "failed", on the jobs
+// list (with its filter), the job page and the report.
+func TestJobOutcomesShown(t *testing.T) {
+	a := newTestApp(t)
+	mixed := a.createJob(t, "user01", "nosuchuser")
+	if j := a.waitJob(t, mixed.ID); j.State != model.JobDoneWithErrors {
+		t.Fatalf("job of a moved and an unknown user = %s, want %s", j.State, model.JobDoneWithErrors)
+	}
+	none := a.createJob(t, "nosuchuser2")
+	if j := a.waitJob(t, none.ID); j.State != model.JobFailed {
+		t.Fatalf("job of an unknown user = %s, want %s", j.State, model.JobFailed)
+	}
+	c := a.helpdesk(t)
+	for _, tc := range []struct {
+		path       string
+		has, hasnt []string
+	}{
+		{"/jobs", []string{"completed with errors (1)", "failed (1)", "done (0)", `class="state state-completed-with-errors">completed with errors<`}, nil},
+		{"/jobs?state=completed-with-errors", []string{`data-testid="job-1"`}, []string{`data-testid="job-2"`}},
+		{"/jobs?state=failed", []string{`data-testid="job-2"`}, []string{`data-testid="job-1"`}},
+		{"/jobs/1", []string{`data-testid="job-state">completed with errors<`}, nil},
+		{"/jobs/2", []string{`data-testid="job-state">failed<`}, nil},
+		{"/jobs/1/report.json", []string{`"state": "completed-with-errors"`}, nil},
+		{"/jobs/2/report.json", []string{`"state": "failed"`}, nil},
+	} {
+		resp, body := a.get(t, c, tc.path)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d, want 200", tc.path, resp.StatusCode)
+		}
+		for _, s := range tc.has {
+			if !strings.Contains(body, s) {
+				t.Errorf("GET %s lacks %q", tc.path, s)
+			}
+		}
+		for _, s := range append(tc.hasnt, "templ-css-class-unknown-type") {
+			if strings.Contains(body, s) {
+				t.Errorf("GET %s shows %q", tc.path, s)
+			}
+		}
+	}
+	resp, body := a.get(t, c, "/jobs?state=finished")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "completed-with-errors, failed or cancelled") {
+		t.Errorf("GET /jobs?state=finished = %d, want 400 naming the states", resp.StatusCode)
+	}
+}

@@ -70,7 +70,7 @@ type JobView struct {
 
 // Unfinished reports whether the job may still be cancelled.
 func (v JobView) Unfinished() bool {
-	return v.Job.State == model.JobQueued || v.Job.State == model.JobRunning
+	return v.Job.State.Open()
 }
 
 // href is the page's link with q instead of its query.
@@ -323,4 +323,12 @@ func jobDir(desc bool) string {
 		return "desc"
 	}
 	return "asc"
+}
+
+// TestID names the filter link for tests: "filter-all", "filter-failed".
+func (f JobFilter) TestID() string {
+	if f.State == "" {
+		return "filter-all"
+	}
+	return "filter-" + string(f.State)
 }

@@ -119,7 +119,7 @@
   }
   function job(j) {
     var el = byTestID("job-state");
-    if (el) { el.textContent = j.state; el.className = "state state-" + j.state; }
+    if (el) { el.textContent = j.state.replace(/-/g, " "); el.className = "state state-" + j.state; }
     var started = byTestID("job-started");
     if (started && j.started_at) started.textContent = j.started_at;
     var finished = byTestID("job-finished");
