@@ -47,8 +47,15 @@ func (d *DB) FinishJobIfDone(ctx context.Context, id int64) (bool, error) {
 			return err
 		}
 		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
 		finished = n > 0
-		return err
+		if !finished {
+			return nil
+		}
+		// In the same transaction: a finished job is always announced.
+		return enqueueJobFinished(ctx, tx, d.Now(), id)
 	})
 	return finished, err
 }

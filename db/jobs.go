@@ -35,10 +35,12 @@ func (d *DB) CreateJob(ctx context.Context, j model.Job, uids []string) (model.J
 		j.State = model.JobQueued
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO jobs
-		(created_at, created_by, target, policy, max_bad, parallel, keep_source, start_at, cancel_after_hours, state)
-		VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		(created_at, created_by, target, policy, max_bad, parallel, keep_source, start_at, cancel_after_hours, state,
+		notify_emails, notify_webhook)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
 		formatTime(j.CreatedAt), j.CreatedBy, j.Target, j.Policy, j.MaxBad, j.Parallel,
-		boolInt(j.KeepSource), formatTime(j.StartAt), j.CancelAfterHours, j.State)
+		boolInt(j.KeepSource), formatTime(j.StartAt), j.CancelAfterHours, j.State,
+		j.NotifyEmails, boolInt(j.NotifyWebhook))
 	if err != nil {
 		return model.Job{}, fmt.Errorf("insert job: %w", err)
 	}
@@ -73,14 +75,15 @@ func (d *DB) CreateJob(ctx context.Context, j model.Job, uids []string) (model.J
 }
 
 const jobColumns = `id, created_at, created_by, target, policy, max_bad, parallel, keep_source,
-	start_at, cancel_after_hours, state, started_at, finished_at`
+	start_at, cancel_after_hours, state, started_at, finished_at, notify_emails, notify_webhook`
 
 func scanJob(row interface{ Scan(...any) error }) (model.Job, error) {
 	var j model.Job
 	var created, startAt, started, finished string
-	var keep int
+	var keep, webhook int
 	err := row.Scan(&j.ID, &created, &j.CreatedBy, &j.Target, &j.Policy, &j.MaxBad, &j.Parallel,
-		&keep, &startAt, &j.CancelAfterHours, &j.State, &started, &finished)
+		&keep, &startAt, &j.CancelAfterHours, &j.State, &started, &finished, &j.NotifyEmails, &webhook)
+	j.NotifyWebhook = webhook != 0
 	j.CreatedAt, j.StartAt, j.FinishedAt = parseTime(created), parseTime(startAt), parseTime(finished)
 	j.StartedAt = parseTime(started)
 	j.KeepSource = keep != 0

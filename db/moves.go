@@ -111,7 +111,8 @@ func saveMove(ctx context.Context, tx *sql.Tx, m model.Move) error {
 	if err != nil {
 		return fmt.Errorf("save move %d: %w", m.ID, err)
 	}
-	return nil
+	// A failed or abandoned mailbox is announced in the same transaction.
+	return enqueueMoveEnded(ctx, tx, m)
 }
 
 // RequestCancel marks a move to be cancelled; the runner acts on it.

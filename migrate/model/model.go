@@ -127,6 +127,20 @@ type Job struct {
 	State            JobState
 	StartedAt        time.Time
 	FinishedAt       time.Time
+	// NotifyEmails are the addresses told by e-mail when the job finishes
+	// or one of its mailboxes fails or is abandoned, joined by "," ("" for
+	// none; a string keeps Job comparable); NotifyWebhook calls the
+	// configured webhooks for the same events.
+	NotifyEmails  string
+	NotifyWebhook bool
+}
+
+// NotifyRecipients returns NotifyEmails as a list.
+func (j Job) NotifyRecipients() []string {
+	if j.NotifyEmails == "" {
+		return nil
+	}
+	return strings.Split(j.NotifyEmails, ",")
 }
 
 // Move is one user's mailbox move within a job.
