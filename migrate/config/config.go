@@ -62,6 +62,7 @@ type Config struct {
 	RetryPatience time.Duration
 	Directory     Directory
 	Servers       []Server
+	Notify        Notify // [notify]; the zero value notifies nobody
 }
 
 // Directory says where the LDAP directory is and how users are found.
@@ -114,6 +115,7 @@ type fileConfig struct {
 	Patience    string        `toml:"retry_patience"`
 	Directory   fileDirectory `toml:"directory"`
 	Servers     []fileServer  `toml:"servers"`
+	Notify      fileNotify    `toml:"notify"`
 }
 
 type fileDirectory struct {
@@ -248,6 +250,8 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 			secretSource{fs.AdminPassword, fs.AdminPasswordFile, fs.AdminPasswordEnv}, dir, getenv)
 		c.Servers = append(c.Servers, s)
 	}
+
+	c.Notify = p.parseNotify(fc.Notify, dir, getenv)
 
 	c.validate(p)
 	if err := p.err(); err != nil {

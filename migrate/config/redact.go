@@ -99,6 +99,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("tls_key", c.TLSKey),
 		slog.Any("directory", c.Directory),
 		slog.Attr{Key: "servers", Value: slog.GroupValue(servers...)},
+		slog.Any("notify", c.Notify),
 	)
 }
 

@@ -113,6 +113,7 @@ func (c *Config) validate(p *problems) {
 		p.addf("tls_cert", "required when tls_key is set")
 	}
 	c.Directory.validate(p)
+	c.Notify.validate(p)
 
 	if len(c.Servers) == 0 {
 		p.addf("servers", "at least one [[servers]] entry is required")
