@@ -32,6 +32,11 @@ func invalidf(format string, args ...any) error {
 	return &userError{kind: errInvalid, msg: fmt.Sprintf(format, args...)}
 }
 
+// notFoundf says what is missing: "There is no user bob in the directory."
+func notFoundf(format string, args ...any) error {
+	return &userError{kind: db.ErrNotFound, msg: fmt.Sprintf(format, args...)}
+}
+
 // pathID parses the {id} of a job or move URL; anything but a positive
 // integer is the person's mistake, not a missing row.
 func pathID(r *http.Request, what string) (int64, error) {
@@ -53,6 +58,8 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	switch {
 	case errors.As(err, &ue) && errors.Is(err, errForbidden):
 		status, title, msg = http.StatusForbidden, "Not allowed", ue.msg
+	case errors.As(err, &ue) && errors.Is(err, db.ErrNotFound):
+		status, title, msg = http.StatusNotFound, "Not found", ue.msg
 	case errors.As(err, &ue):
 		status, title, msg = http.StatusBadRequest, "Invalid request", ue.msg
 	case errors.Is(err, errForbidden):

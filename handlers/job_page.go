@@ -54,7 +54,7 @@ func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	v := web.JobView{Job: job, Totals: s.jobTotalsView(id, totals)}
+	v := web.JobView{Job: job, Now: s.now(), Totals: s.jobTotalsView(id, totals)}
 	moves, matched, err := s.jobPageMoves(r.Context(), id, &q)
 	if err != nil {
 		s.renderError(w, r, err)

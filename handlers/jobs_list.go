@@ -32,7 +32,7 @@ func (s *Server) jobsList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	perState := map[model.JobState]int{}
-	var v web.JobsList
+	v := web.JobsList{Now: s.now()}
 	for _, j := range all {
 		perState[j.State]++
 		if state == "" || j.State == state {

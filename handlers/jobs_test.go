@@ -285,3 +285,47 @@ func TestJobOutcomesShown(t *testing.T) {
 		t.Errorf("GET /jobs?state=finished = %d, want 400 naming the states", resp.StatusCode)
 	}
 }
+
+// TestScheduledJobStartsIn: a job waiting for its start time says when it
+// starts on the jobs list, its page and the helpdesk's user page; an
+// unknown uid is named as such.
+func TestScheduledJobStartsIn(t *testing.T) {
+	a := newTestApp(t)
+	j := jobsCreateLater(t, a, "user03")
+	c := a.helpdesk(t)
+	for _, tc := range []struct{ path, testid, text string }{
+		{"/jobs", "starts-" + fmt.Sprint(j.ID), " (in "},
+		{fmt.Sprintf("/jobs/%d", j.ID), "job-starts", "its mailboxes wait until then"},
+		{"/users/user03", "user-current-starts", "its job starts "},
+	} {
+		_, body := a.get(t, c, tc.path)
+		i := strings.Index(body, `data-testid="`+tc.testid+`"`)
+		if i < 0 {
+			t.Errorf("GET %s has no %s", tc.path, tc.testid)
+			continue
+		}
+		if line := body[i:min(len(body), i+200)]; !strings.Contains(line, tc.text) || !strings.Contains(line, "starts") {
+			t.Errorf("GET %s: %s = %q, want %q", tc.path, tc.testid, line, tc.text)
+		}
+	}
+	if resp := a.crossSitePost(t, a.admin(t), fmt.Sprintf("/jobs/%d/start-now", j.ID), nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site start-now = %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := a.post(t, c, fmt.Sprintf("/jobs/%d/start-now", j.ID), nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("helpdesk's start-now = %d, want 403", resp.StatusCode)
+	}
+	resp, _ := a.post(t, a.admin(t), fmt.Sprintf("/jobs/%d/start-now", j.ID), nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || flashOf(t, loc) != fmt.Sprintf("Job %d starts now.", j.ID) {
+		t.Fatalf("start-now = %d to %q, want 303 with its flash", resp.StatusCode, loc)
+	}
+	if got := a.waitJob(t, j.ID); got.State != model.JobDone {
+		t.Errorf("job started now = %s, want done", got.State)
+	}
+	if resp, _ := a.post(t, a.admin(t), fmt.Sprintf("/jobs/%d/start-now", j.ID), nil); resp.StatusCode != http.StatusConflict {
+		t.Errorf("start-now of a finished job = %d, want 409", resp.StatusCode)
+	}
+	resp, body := a.get(t, c, "/users/nosuchuser")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "There is no user &#34;nosuchuser&#34; in the directory") {
+		t.Errorf("GET /users/nosuchuser = %d, want 404 naming the user", resp.StatusCode)
+	}
+}

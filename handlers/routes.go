@@ -52,6 +52,7 @@ func (s *Server) adminRoutes(r chi.Router) {
 	r.Get("/audit", s.auditPage)
 	r.Post("/jobs/{id}/cancel", s.jobCancel)
 	r.Post("/jobs/{id}/retry", s.jobRetryAll)
+	r.Post("/jobs/{id}/start-now", s.jobStartNow)
 	r.Post("/jobs/{id}/moves", s.jobMovesAction)
 	r.Post("/moves/{id}/cancel", s.moveCancel)
 	r.Post("/moves/{id}/retry", s.moveRetry)
@@ -68,6 +69,7 @@ func (s *Server) adminRoutes(r chi.Router) {
 	r.Get("/wizard/summary", s.wizardSummary)
 	r.Get("/wizard/preflight/events", s.wizardPreflightEvents)
 	r.Post("/wizard/start", s.wizardStart)
+	r.Post("/wizard/summary/remove-problems", s.wizardRemoveProblems)
 	r.Post("/wizard/reset", s.wizardReset)
 }
 

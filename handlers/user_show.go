@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web"
@@ -35,13 +34,20 @@ func (s *Server) userPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !v.InDirectory && !v.DirectoryFailed && len(moves) == 0 {
-		s.renderError(w, r, db.ErrNotFound)
+		s.renderError(w, r, notFoundf("There is no user %s in the directory, and no move of that uid.", echo(uid)))
 		return
 	}
 	for _, m := range moves {
 		row := userMoveRow(m)
 		if m.Unfinished() && v.Current == nil {
 			v.Current = &row
+			if m.State == model.MoveQueued {
+				if j, err := s.DB.Job(r.Context(), m.JobID); err == nil {
+					v.CurrentStarts = web.StartsIn(j.StartAt, s.now())
+				} else {
+					s.logger().Error("user page: job of the queued move", "job", m.JobID, "err", err)
+				}
+			}
 		}
 		v.Moves = append(v.Moves, row)
 	}

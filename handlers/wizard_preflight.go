@@ -54,10 +54,12 @@ func (s *Server) wizardPreflightEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	problems := 0
 	var sendErr error
-	err = s.preflightAll(r.Context(), st, func(_ int, row web.PreflightRow) bool {
+	rows := make([]web.PreflightRow, len(st.Users))
+	err = s.preflightAll(r.Context(), st, func(i int, row web.PreflightRow) bool {
 		if row.Status == "problem" {
 			problems++
 		}
+		rows[i] = row
 		sendErr = send("preflight", row)
 		return sendErr == nil
 	})
@@ -67,6 +69,9 @@ func (s *Server) wizardPreflightEvents(w http.ResponseWriter, r *http.Request) {
 		s.logger().Debug("preflight stream ended", "err", errors.Join(err, sendErr))
 		return
 	}
+	// Kept before "done", so that a Start or "remove the users with
+	// problems" clicked at once sees it.
+	s.recordPreflight(r, st, rows)
 	if err := send("done", struct {
 		Count    int `json:"count"`
 		Problems int `json:"problems"`

@@ -185,15 +185,35 @@ func TestWizardStartHeld(t *testing.T) {
 	if r := got["user01"]; r.Status != "problem" || r.HeldJob != held.ID || !strings.Contains(r.Problems, "unfinished job") {
 		t.Errorf("preflight of user01 = %+v, want a problem naming job %d", r, held.ID)
 	}
-	resp, body := a.post(t, c, "/wizard/start", nil)
-	if resp.StatusCode != http.StatusConflict {
-		t.Fatalf("POST /wizard/start = %d, want 409", resp.StatusCode)
+	// The preflight found the problem: the start is refused before the
+	// job store is asked, back on the summary with the way out.
+	resp, _ := a.post(t, c, "/wizard/start", nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/wizard/summary?") ||
+		!strings.Contains(flashOf(t, loc), "preflight found problems with 1 user (user01)") {
+		t.Fatalf("POST /wizard/start = %d to %q, want 303 to the summary naming user01", resp.StatusCode, loc)
 	}
-	wantContains(t, "refusal", body, "user &#34;user01&#34; is already in unfinished job "+fmt.Sprint(held.ID))
+	// Without a preflight (the selection changed since), the job store
+	// refuses, and that too leads back to the summary.
+	a.wizardStep(t, c, "/wizard/users", url.Values{"action": {"add"}, "uid": {"user03"}}, "/wizard/users")
+	resp, _ = a.post(t, c, "/wizard/start", nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/wizard/summary?") ||
+		!strings.Contains(flashOf(t, loc), "user \"user01\" is already in unfinished job "+fmt.Sprint(held.ID)) {
+		t.Fatalf("POST /wizard/start = %d to %q (%q), want 303 to the summary naming job %d", resp.StatusCode, loc, flashOf(t, loc), held.ID)
+	}
 	if jobs, err := a.db.Jobs(ctx, ""); err != nil || len(jobs) != 1 {
 		t.Errorf("Jobs() = %d jobs, %v, want only the holding one", len(jobs), err)
 	}
 	// The refused start kept the wizard's choices.
-	body = a.wizardGetOK(t, c, "/wizard/users")
-	wantContains(t, "users step after refusal", body, `data-testid="selection-count">2<`)
+	body := a.wizardGetOK(t, c, "/wizard/users")
+	wantContains(t, "users step after refusal", body, `data-testid="selection-count">3<`)
+}
+
+// flashOf is the flash message a redirect's location carries.
+func flashOf(t *testing.T, loc string) string {
+	t.Helper()
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatalf("redirect location %q: %v", loc, err)
+	}
+	return u.Query().Get("flash")
 }

@@ -1,9 +1,12 @@
 package handlers
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
+	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
@@ -26,6 +29,14 @@ func (s *Server) wizardStart(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, invalidf("The target server %s no longer suits the selection; choose the target again.", st.Target))
 		return
 	}
+	checked, isChecked := st.checked()
+	if isChecked {
+		if uids := checked.problems(st); len(uids) > 0 {
+			redirectFlash(w, r, "/wizard/summary", fmt.Sprintf("Not started: the preflight found problems with %s (%s). Remove them from the selection, or fix them and check again.",
+				plural(len(uids), "user", "users"), listUIDs(uids, 10)))
+			return
+		}
+	}
 	job := model.Job{CreatedBy: actor(r), Target: st.Target, Policy: st.Policy, Parallel: st.Parallel,
 		KeepSource: st.KeepSource, StartAt: st.StartAt, CancelAfterHours: st.CancelAfterHours}
 	if st.Policy == model.PolicySkip {
@@ -35,9 +46,23 @@ func (s *Server) wizardStart(w http.ResponseWriter, r *http.Request) {
 		job.Parallel = wizardDefaultPar
 	}
 	job, err = s.DB.CreateJob(r.Context(), job, st.UIDs())
+	var held *db.HeldError
+	if errors.As(err, &held) {
+		// Not a dead end: back to the summary, whose preflight names the
+		// user, with the way to remove them.
+		redirectFlash(w, r, "/wizard/summary", "Not started: "+held.Error()+". Remove the user from the selection, or wait for that job to finish.")
+		return
+	}
 	if err != nil {
 		s.renderError(w, r, err)
 		return
+	}
+	if isChecked {
+		// The totals cover every mailbox from the start. The job exists
+		// already: without them its totals grow as moves start.
+		if err := s.DB.SetEstimates(r.Context(), job.ID, checked.estimates(st)); err != nil {
+			s.logger().Error("job totals from preflight", "job", job.ID, "err", err)
+		}
 	}
 	s.Runner.Wake()
 	if err := s.clearWizard(r); err != nil {

@@ -34,6 +34,8 @@ type wizardState struct {
 	Parallel         int          `json:"parallel"`
 	// Rejected are the entries the last import did not add, for download.
 	Rejected []rejectedRow `json:"rejected,omitempty"`
+	// Checked is the last complete preflight (wizard_checked.go).
+	Checked *wizardChecked `json:"checked,omitempty"`
 }
 
 // wizardUser is a selected user with the server it lived on when selected;

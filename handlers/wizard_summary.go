@@ -57,6 +57,7 @@ func (s *Server) wizardSummary(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Checked = true
+		s.recordPreflight(r, st, v.Rows)
 	} else {
 		for _, u := range st.Users {
 			v.Rows = append(v.Rows, web.PreflightRow{UID: u.UID, Name: u.Name, Source: u.Source})

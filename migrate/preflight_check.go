@@ -33,9 +33,12 @@ type MoveCheck struct {
 	// when the target reports one (RFC 9208); QuotaLimit 0 means none.
 	QuotaLimit int64
 	QuotaUsed  int64
-	Measured   bool     // Messages and Bytes were read from the source
-	Errors     []string // problems that make the move fail
-	Warnings   []string // things the admin should know; the move still runs
+	Measured   bool // Messages and Bytes were read from the source
+	// AlreadyThere: the directory already names the target; the move will
+	// end already-there without copying.
+	AlreadyThere bool
+	Errors       []string // problems that make the move fail
+	Warnings     []string // things the admin should know; the move still runs
 	// Notes say how the result may differ from the source without being a
 	// problem: folder names the target may refuse and the move would then
 	// create under look-alike names.
@@ -86,6 +89,7 @@ func CheckMove(ctx context.Context, cfg *config.Config, dir directory.Directory,
 		c.errorf("The user's %s.", e.Reason())
 		return c
 	case config.AlreadyThere:
+		c.AlreadyThere = true
 		c.Warnings = append(c.Warnings, fmt.Sprintf("The mailbox already is on %s; nothing will be moved.", dst.Name))
 	case config.OtherGroup:
 		c.errorf("Cannot move from %s to %s: %s.", e.Source.Name, dst.Name, e.Reason())

@@ -15,6 +15,7 @@ import (
 type JobsList struct {
 	Filters []JobFilter
 	Jobs    []JobSummary
+	Now     time.Time // for "starts in …"
 }
 
 // JobFilter is one state filter link with the number of jobs in it.
@@ -49,6 +50,7 @@ type StateCount struct {
 // moves as Query selects them.
 type JobView struct {
 	Job    model.Job
+	Now    time.Time // for "starts in …"
 	Totals JobTotals
 	Moves  []MoveRow
 	// CanAct shows the cancel and retry buttons (admins only).
@@ -331,4 +333,21 @@ func (f JobFilter) TestID() string {
 		return "filter-all"
 	}
 	return "filter-" + string(f.State)
+}
+
+// StartsIn says when a job waiting for its start time starts: "starts
+// 2026-12-08 03:00:00 UTC (in 2h 59m 0s)"; "" when it has no start time
+// ahead of now. Beyond ten minutes the wait is rounded to the minute.
+func StartsIn(start, now time.Time) string {
+	if start.IsZero() || !start.After(now) {
+		return ""
+	}
+	d := start.Sub(now)
+	if d > 10*time.Minute {
+		d = d.Round(time.Minute)
+	}
+	if d < time.Second {
+		d = time.Second
+	}
+	return "starts " + format.Time(start) + " (in " + format.Duration(d) + ")"
 }

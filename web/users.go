@@ -56,8 +56,10 @@ type UserStatus struct {
 	DirectoryFailed bool
 	Name, Mail      string
 	Home            UserHome
-	// Current is the unfinished move, if any.
-	Current *UserMoveRow
+	// Current is the unfinished move, if any; CurrentStarts says when its
+	// job starts, if it waits for its start time (StartsIn).
+	Current       *UserMoveRow
+	CurrentStarts string
 	Moves   []UserMoveRow // newest first
 }
 

@@ -34,6 +34,37 @@ func (v WizardSummary) Problems() int {
 	return n
 }
 
+// AlreadyThere counts rows whose mailbox already is on the target.
+func (v WizardSummary) AlreadyThere() int {
+	n := 0
+	for _, r := range v.Rows {
+		if r.AlreadyThere && r.Status != "problem" {
+			n++
+		}
+	}
+	return n
+}
+
+// CheckedLine sums up a finished preflight: "22 ready, 9 already there,
+// 2 with problems." (wizard.js writes the same sentence).
+func (v WizardSummary) CheckedLine() string {
+	return PreflightLine(len(v.Rows), v.AlreadyThere(), v.Problems())
+}
+
+// PreflightLine is the preflight's summary sentence for count users of
+// which there are already on the target and problems cannot move.
+func PreflightLine(count, there, problems int) string {
+	s := "Checked: " + strconv.Itoa(count-there-problems) + " ready"
+	if there > 0 {
+		s += ", " + strconv.Itoa(there) + " already there"
+	}
+	s += ", " + strconv.Itoa(problems) + " with problems."
+	if problems > 0 {
+		s += " Remove them from the selection (or fix them and check again) to start."
+	}
+	return s
+}
+
 // PreflightRow is one user's preflight result, on the page and, as JSON,
 // in the preflight stream's "preflight" events. wizard.js sets each field
 // of the row with the same name.
@@ -49,12 +80,15 @@ type PreflightRow struct {
 	Status   string `json:"status"` // "ok", "warning" or "problem"
 	Problems string `json:"problems"`
 	HeldJob  int64  `json:"held_job,omitempty"` // job holding an unfinished move
+	// AlreadyThere: the mailbox already is on the target (status
+	// "warning"); it is not counted as ready.
+	AlreadyThere bool `json:"already_there,omitempty"`
 }
 
 // NewPreflightRow formats a check; held is the job of the user's
 // unfinished move, or 0.
 func NewPreflightRow(c migrate.MoveCheck, held int64) PreflightRow {
-	r := PreflightRow{UID: c.UID, Name: c.Name, Source: c.Source, Status: "ok", HeldJob: held}
+	r := PreflightRow{UID: c.UID, Name: c.Name, Source: c.Source, Status: "ok", HeldJob: held, AlreadyThere: c.AlreadyThere}
 	if c.Source == "" && c.Home != "" {
 		r.Source = c.Home + " (not registered)"
 	}
@@ -62,8 +96,11 @@ func NewPreflightRow(c migrate.MoveCheck, held int64) PreflightRow {
 		r.Messages, r.Bytes = c.Messages, c.Bytes
 		r.Count, r.Size = strconv.FormatInt(c.Messages, 10), format.Bytes(c.Bytes)
 	}
-	if c.QuotaLimit > 0 {
+	switch {
+	case c.QuotaLimit > 0:
 		r.Quota = format.Bytes(c.QuotaUsed) + " used of " + format.Bytes(c.QuotaLimit)
+	case c.Measured && !c.AlreadyThere:
+		r.Quota = "none reported"
 	}
 	problems := c.Errors
 	if held != 0 {

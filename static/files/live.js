@@ -120,6 +120,8 @@
   function job(j) {
     var el = byTestID("job-state");
     if (el) { el.textContent = j.state.replace(/-/g, " "); el.className = "state state-" + j.state; }
+    var starts = byTestID("job-starts");
+    if (starts && j.state !== "queued") starts.hidden = true;
     var started = byTestID("job-started");
     if (started && j.started_at) started.textContent = j.started_at;
     var finished = byTestID("job-finished");

@@ -12,7 +12,7 @@
   var rows = {};
   var trs = table.querySelectorAll("tr[data-preflight-uid]");
   for (var i = 0; i < trs.length; i++) rows[trs[i].getAttribute("data-preflight-uid")] = trs[i];
-  var seen = 0, problems = 0, total = trs.length;
+  var seen = 0, problems = 0, there = 0, total = trs.length;
   var classes = { ok: "state-done", problem: "state-failed", warning: "state-cancelled" };
   function set(row, key, value) {
     var el = row.querySelector("[data-field=" + key + "]");
@@ -25,6 +25,7 @@
     var p = JSON.parse(e.data), row = rows[p.uid];
     seen++;
     if (p.status === "problem") problems++;
+    else if (p.already_there) there++;
     progress("Checking… " + seen + " of " + total + " done");
     if (!row) return;
     set(row, "name", p.name);
@@ -39,7 +40,18 @@
   es.addEventListener("done", function (e) {
     var d = JSON.parse(e.data);
     es.close();
-    progress("Checked: " + (d.count - d.problems) + " ready, " + d.problems + " with problems.");
+    // The same sentence as web.PreflightLine.
+    var text = "Checked: " + (d.count - there - d.problems) + " ready";
+    if (there > 0) text += ", " + there + " already there";
+    text += ", " + d.problems + " with problems.";
+    if (d.problems > 0) {
+      text += " Remove them from the selection (or fix them and check again) to start.";
+      var start = document.querySelector("[data-testid=start]");
+      if (start) start.disabled = true;
+      var remove = document.querySelector("[data-testid=remove-problems]");
+      if (remove) remove.hidden = false;
+    }
+    progress(text);
   });
   es.onerror = function () {
     // A reconnect would check everyone again: stop and offer the link.
