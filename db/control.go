@@ -71,38 +71,6 @@ func jobOutcome(moved, unmoved, skipped int) model.JobState {
 	return model.JobDoneWithErrors
 }
 
-// CancelJob cancels every unfinished move of a job: queued ones at once
-// (nothing was done for them), running ones by request to the runner,
-// which removes their partial copies. Moves already done stay done.
-func (d *DB) CancelJob(ctx context.Context, id int64, actor string) error {
-	return execTx(ctx, d, func(tx *sql.Tx) error {
-		var state model.JobState
-		err := tx.QueryRowContext(ctx, `SELECT state FROM jobs WHERE id = ?`, id).Scan(&state)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("job %d: %w", id, ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		if !state.Open() {
-			return fmt.Errorf("job %d is %s: %w", id, state.Label(), ErrConflict)
-		}
-		now := formatTime(d.Now())
-		if _, err := tx.ExecContext(ctx, `UPDATE moves SET state = 'cancelled', finished_at = ?,
-			error = 'cancelled before it started' WHERE job_id = ? AND state = 'queued'`, now, id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE moves SET cancel_requested = 1
-			WHERE job_id = ? AND state = 'running'`, id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled' WHERE id = ?`, id); err != nil {
-			return err
-		}
-		return addAudit(ctx, tx, d.Now(), actor, "cancel job", id, 0, "")
-	})
-}
-
 // RetryMove queues a failed, abandoned or cancelled move again as a new
 // attempt. What the last attempt checkpointed stays: a failed move resumes
 // where it stopped; an abandoned or cancelled one was cleaned up and starts

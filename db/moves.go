@@ -115,32 +115,6 @@ func saveMove(ctx context.Context, tx *sql.Tx, m model.Move) error {
 	return enqueueMoveEnded(ctx, tx, m)
 }
 
-// RequestCancel marks a move to be cancelled; the runner acts on it.
-func (d *DB) RequestCancel(ctx context.Context, moveID int64, actor string) error {
-	tx, err := d.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	m, err := scanMove(tx.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, moveID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("move %d: %w", moveID, ErrNotFound)
-	}
-	if err != nil {
-		return err
-	}
-	if !m.Unfinished() {
-		return fmt.Errorf("move %d of %q is %s: %w", moveID, m.UID, m.State, ErrConflict)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE moves SET cancel_requested = 1 WHERE id = ?`, moveID); err != nil {
-		return err
-	}
-	if err := addAudit(ctx, tx, d.Now(), actor, "cancel mailbox", m.JobID, moveID, m.UID); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
 // CancelRequested reports whether someone asked to cancel the move.
 func (d *DB) CancelRequested(ctx context.Context, moveID int64) (bool, error) {
 	var c int

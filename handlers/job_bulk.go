@@ -146,7 +146,10 @@ func (s *Server) jobMovesAction(w http.ResponseWriter, r *http.Request) {
 		var err error
 		refusal := retryRefusal
 		if action == "cancel" {
-			err = s.DB.RequestCancel(r.Context(), m.ID, actor(r))
+			var now model.Move
+			if now, err = s.DB.CancelMove(r.Context(), m.ID, actor(r)); err == nil && now.State == model.MoveCancelled {
+				s.publish(now) // ended without the runner: tell the live pages now
+			}
 			refusal = func(m model.Move, err error) string {
 				now, rerr := s.DB.Move(r.Context(), m.ID)
 				if rerr != nil {
@@ -333,8 +336,8 @@ func cancelRefusal(m model.Move, err error) string {
 		return "no longer exist"
 	case !m.Unfinished():
 		return "had already finished"
-	case !m.DirectoryUpdated.IsZero():
-		return "are past their directory update (they already live on the target) and finish their move"
+	case errors.Is(err, db.ErrPastCutover), m.Phase.PastCutover():
+		return "are past their cut-over (the directory already names the target) and will finish their move"
 	}
 	return "could not be cancelled now"
 }

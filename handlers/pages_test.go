@@ -235,7 +235,7 @@ func TestAuditPage(t *testing.T) {
 	c := a.admin(t)
 
 	j := pagesQueuedJob(t, a, "user01")
-	if err := a.db.CancelJob(ctx, j.ID, "alice"); err != nil {
+	if _, err := a.db.CancelJob(ctx, j.ID, "alice"); err != nil {
 		t.Fatalf("CancelJob() = %v", err)
 	}
 	moves, err := a.db.Moves(ctx, j.ID)

@@ -50,10 +50,12 @@ func (s *Server) readRoutes(r chi.Router) {
 // adminRoutes change things, or show the audit log.
 func (s *Server) adminRoutes(r chi.Router) {
 	r.Get("/audit", s.auditPage)
+	r.Get("/jobs/{id}/cancel", s.jobCancelConfirm)
 	r.Post("/jobs/{id}/cancel", s.jobCancel)
 	r.Post("/jobs/{id}/retry", s.jobRetryAll)
 	r.Post("/jobs/{id}/start-now", s.jobStartNow)
 	r.Post("/jobs/{id}/moves", s.jobMovesAction)
+	r.Get("/moves/{id}/cancel", s.moveCancelConfirm)
 	r.Post("/moves/{id}/cancel", s.moveCancel)
 	r.Post("/moves/{id}/retry", s.moveRetry)
 

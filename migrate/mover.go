@@ -85,10 +85,22 @@ func (mv *Mover) Run(ctx context.Context, job model.Job, m model.Move) (model.Mo
 	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(mv.drain(), r.live.closeAll) })
 	defer stopDrain()
 	if r.m.State == model.MoveQueued {
-		r.m.State, r.m.StartedAt, r.m.Error = model.MoveRunning, mv.now(), ""
-		if err := r.save(ctx); err != nil {
+		// Only a move still queued starts: one cancelled after the runner
+		// read it stays cancelled (db.CancelMove ends queued moves at once).
+		started, err := mv.DB.StartMove(ctx, r.m.ID)
+		if err != nil {
 			return r.m, err
 		}
+		if !started {
+			now, err := mv.DB.Move(ctx, r.m.ID)
+			if err != nil {
+				return r.m, err
+			}
+			r.log.Info("move not started: no longer queued", "state", now.State)
+			return now, nil
+		}
+		r.m.State, r.m.StartedAt, r.m.Error = model.MoveRunning, mv.now(), ""
+		r.publish()
 		r.event(ctx, "start", "move started")
 	}
 	var waitingSince time.Time
@@ -117,9 +129,10 @@ func (mv *Mover) Run(ctx context.Context, job model.Job, m model.Move) (model.Mo
 			return r.m, fmt.Errorf("job store: %w", err)
 		}
 		// A failure may be the admin's cancel arriving (connections closed
-		// under the move); the store says whether it was.
-		cancelled := errors.Is(err, errCancelled)
-		if !cancelled {
+		// under the move); the store says whether it was. Past the cut-over
+		// there is none to honour: db.CancelMove refuses those moves.
+		cancelled := errors.Is(err, errCancelled) && !r.m.Phase.PastCutover()
+		if !cancelled && !r.m.Phase.PastCutover() {
 			c, cerr := mv.DB.CancelRequested(ctx, r.m.ID)
 			if cerr != nil {
 				// Without the answer the move can neither be called cancelled
@@ -325,7 +338,13 @@ func (r *run) event(ctx context.Context, kind, msg string) {
 	}
 }
 
+// checkCancel returns errCancelled if someone asked to cancel the move.
+// Past the cut-over nobody can (db.CancelMove refuses), and a request
+// recorded before it would have stopped db.DB.TakeCutover: it is ignored.
 func (r *run) checkCancel(ctx context.Context) error {
+	if r.m.Phase.PastCutover() {
+		return nil
+	}
 	c, err := r.mv.DB.CancelRequested(ctx, r.m.ID)
 	if err != nil {
 		return err
@@ -402,7 +421,9 @@ func (r *run) finishFailed(ctx context.Context, cause error) (model.Move, error)
 // finishAbandoned ends a move as abandoned or cancelled: the target copy is
 // removed and the source and the directory stay as they were. After the
 // directory update that is no longer possible; the move then fails instead
-// and keeps both copies for an admin to look at.
+// and keeps both copies for an admin to look at. Only an abandon (a bad
+// item in the delta pass) gets there: a cancel cannot, as Run ignores
+// cancel requests past the cut-over and db.CancelMove refuses them.
 func (r *run) finishAbandoned(ctx context.Context, state model.MoveState, reason string) (model.Move, error) {
 	if !r.m.DirectoryUpdated.IsZero() {
 		return r.finishFailed(ctx, permanent(fmt.Errorf("%s after the directory update; source and target both kept: %s", state, reason)))

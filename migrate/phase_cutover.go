@@ -5,9 +5,30 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
 )
+
+// takeCutover commits the cutover phase, the move's point of no return,
+// unless someone asked to cancel it (db.DB.TakeCutover decides both in one
+// transaction): then the move is cancelled, before anything irreversible.
+// It is taken before the directory is changed, so that no cancel can be
+// accepted once the directory names the target.
+func (r *run) takeCutover(ctx context.Context) error {
+	m := r.m
+	m.Phase, m.CurrentFolder, m.Error = model.PhaseCutover, "", ""
+	if err := r.mv.DB.TakeCutover(ctx, m); err != nil {
+		if errors.Is(err, db.ErrCancelRequested) {
+			return errCancelled
+		}
+		return err
+	}
+	r.m = m
+	r.publish()
+	r.event(ctx, "phase", string(model.PhaseCutover))
+	return nil
+}
 
 // cutover is the cutover phase (docs/engine.md): re-home the user in the directory. SetHome
 // is a compare-and-swap from the source's value, so it happens at most once

@@ -47,6 +47,9 @@ func (r *run) verifyAll(ctx context.Context, next model.Phase) error {
 			}
 			r.event(ctx, "verified", fmt.Sprintf("%d folders verified", len(folders)))
 			r.mv.crash("verified")
+			if next == model.PhaseCutover {
+				return r.takeCutover(ctx)
+			}
 			return r.setPhase(ctx, next)
 		}
 		r.log.Warn("verify found differences", "problems", problems)

@@ -442,8 +442,8 @@ func (rn *Runner) start(ctx context.Context, j model.Job, m model.Move, wg *sync
 // still running after N hours".
 func (rn *Runner) cancelOverdue(ctx context.Context, j model.Job, moves []model.Move) {
 	for _, m := range moves {
-		if m.CancelRequested {
-			continue
+		if m.CancelRequested || m.Phase.PastCutover() {
+			continue // asked already, or past its cut-over: it finishes
 		}
 		actor := fmt.Sprintf("schedule (cancel after %d h)", j.CancelAfterHours)
 		if err := rn.DB.RequestCancel(ctx, m.ID, actor); err != nil && !errors.Is(err, db.ErrConflict) {

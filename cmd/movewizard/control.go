@@ -9,6 +9,7 @@ import (
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/config"
+	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web/format"
 )
 
@@ -64,14 +65,21 @@ func cmdCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer store.Close()
 	if *job != 0 {
-		if err := store.CancelJob(ctx, *job, osUser()); err != nil {
+		c, err := store.CancelJob(ctx, *job, osUser())
+		if err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("cancel job %d: %w", *job, err)}
 		}
-		fmt.Fprintf(stdout, "job %d: cancel requested\n", *job)
+		fmt.Fprintf(stdout, "job %d: cancelled (%d queued moves cancelled, %d running asked to stop, %d past their cut-over will finish)\n",
+			*job, c.Cancelled, c.Stopping, c.Finishing)
 		return nil
 	}
-	if err := store.RequestCancel(ctx, *move, osUser()); err != nil {
+	m, err := store.CancelMove(ctx, *move, osUser())
+	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("cancel move %d: %w", *move, err)}
+	}
+	if m.State == model.MoveCancelled {
+		fmt.Fprintf(stdout, "move %d: cancelled\n", *move)
+		return nil
 	}
 	fmt.Fprintf(stdout, "move %d: cancel requested\n", *move)
 	return nil

@@ -65,6 +65,33 @@ const (
 	PhaseDone      Phase = "done"
 )
 
+// PastCutoverPhases are the phases of a move past its point of no return:
+// the mover took the cut-over in the job store (db.DB.TakeCutover) before it
+// changed the directory, so the directory names the target or is about to.
+// Such a move is never cancelled; it finishes. It is the one list: db's SQL
+// and the pages' data-unless-phase derive from it.
+var PastCutoverPhases = []Phase{PhaseCutover, PhaseDelta, PhaseRemove, PhaseDone}
+
+// PastCutover reports whether a move in phase p is past its cut-over.
+func (p Phase) PastCutover() bool {
+	for _, q := range PastCutoverPhases {
+		if p == q {
+			return true
+		}
+	}
+	return false
+}
+
+// PastCutoverList is PastCutoverPhases joined by spaces, as the pages carry
+// it in data attributes for live.js ("cutover delta remove done").
+func PastCutoverList() string {
+	parts := make([]string, len(PastCutoverPhases))
+	for i, p := range PastCutoverPhases {
+		parts[i] = string(p)
+	}
+	return strings.Join(parts, " ")
+}
+
 // JobState is where a job stands.
 type JobState string
 

@@ -21,3 +21,21 @@ func TestOpenStates(t *testing.T) {
 		t.Errorf("OpenStatesList() = %q, want %q", got, "queued running")
 	}
 }
+
+func TestPastCutover(t *testing.T) {
+	for _, tc := range []struct {
+		p    Phase
+		past bool
+	}{
+		{"", false}, {PhasePreflight, false}, {PhaseHierarchy, false}, {PhaseCopy, false},
+		{PhaseVerify, false}, {PhaseCleanup, false},
+		{PhaseCutover, true}, {PhaseDelta, true}, {PhaseRemove, true}, {PhaseDone, true},
+	} {
+		if got := tc.p.PastCutover(); got != tc.past {
+			t.Errorf("Phase(%q).PastCutover() = %v, want %v", tc.p, got, tc.past)
+		}
+	}
+	if got := PastCutoverList(); got != "cutover delta remove done" {
+		t.Errorf("PastCutoverList() = %q, want %q", got, "cutover delta remove done")
+	}
+}

@@ -86,10 +86,13 @@
       bar.max = p.bytes_total > 0 ? p.bytes_total : 1;
       bar.value = p.bytes_total > 0 ? Math.min(p.bytes_done, p.bytes_total) : (p.state === "done" ? 1 : 0);
     }
+    // An action is shown in the states of its data-when, and not in the
+    // phases of its data-unless-phase (Cancel, past the cut-over).
     var actions = row.querySelectorAll("[data-when]");
     for (var i = 0; i < actions.length; i++) {
       var when = actions[i].getAttribute("data-when").split(" ");
-      actions[i].hidden = when.indexOf(p.state) < 0;
+      var unless = (actions[i].getAttribute("data-unless-phase") || "").split(" ");
+      actions[i].hidden = when.indexOf(p.state) < 0 || (!!p.phase && unless.indexOf(p.phase) >= 0);
     }
   }
   // The totals are the whole job's, summed by the server: the page shows
