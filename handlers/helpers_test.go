@@ -41,7 +41,7 @@ type testApp struct {
 // Users: user01..user05 live on src with 10 messages each; ghost's home is
 // no registered server. Sign-ins: alice (admin), hank (helpdesk), olga
 // (no role).
-func newTestApp(t *testing.T) *testApp {
+func newTestApp(t *testing.T, configure ...func(*config.Config)) *testApp {
 	t.Helper()
 	env := testenv.Start(t, testenv.Options{SrcDelimiter: '.', DstDelimiter: '/', Group: "g1"})
 	a := &testApp{src: env.Src, dst: env.Dst, cfg: env.Config, db: env.DB}
@@ -69,12 +69,17 @@ func newTestApp(t *testing.T) *testApp {
 	auth.Add("alice", "Alice Admin", "alicepw", model.RoleAdmin)
 	auth.Add("hank", "Hank Helpdesk", "hankpw", model.RoleHelpdesk)
 	auth.Add("olga", "Olga Other", "olgapw", "")
+	for _, c := range configure { // e.g. a [notify] section
+		c(a.cfg)
+	}
 	service := app.New(app.Options{Config: a.cfg, DB: a.db, Dir: a.dir, Auth: auth, Poll: 50 * time.Millisecond})
 	a.srv, a.runner, a.broker = service.UI, service.Runner, service.Broker
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.runner.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	notified := make(chan struct{})
+	go func() { service.Notifier.Run(ctx); close(notified) }()
+	t.Cleanup(func() { cancel(); <-done; <-notified })
 	a.ts = httptest.NewServer(a.srv.Handler())
 	t.Cleanup(a.ts.Close)
 	return a

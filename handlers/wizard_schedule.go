@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/movewizard/movewizard/web"
@@ -27,6 +28,9 @@ func (s *Server) wizardSchedule(w http.ResponseWriter, r *http.Request) {
 	if st.CancelAfterHours > 0 {
 		f.CancelAfter = strconv.Itoa(st.CancelAfterHours)
 	}
+	s.notifyFields(&f)
+	n := s.notifyChoice(st)
+	f.NotifyEmails, f.NotifyWebhook = strings.Join(n.Emails, ", "), n.Webhook
 	s.render(w, r, http.StatusOK, web.WizardSchedulePage(s.page(r, "New move: schedule", "wizard"), f))
 }
 
@@ -40,18 +44,26 @@ func (s *Server) wizardScheduleSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := web.WizardScheduleForm{When: r.PostFormValue("when"), StartAt: r.PostFormValue("start_at"),
-		CancelAfter: r.PostFormValue("cancel_after"), Parallel: r.PostFormValue("parallel"), Zone: zoneName(s.now())}
+		CancelAfter: r.PostFormValue("cancel_after"), Parallel: r.PostFormValue("parallel"), Zone: zoneName(s.now()),
+		NotifyEmails: r.PostFormValue("notify_emails"), NotifyWebhook: r.PostFormValue("notify_webhook") != ""}
+	s.notifyFields(&f)
 	sch := f.Validate(s.now(), time.Local, wizardMaxCancelHours, wizardMaxParallel)
 	if f.HasError() {
 		s.render(w, r, http.StatusUnprocessableEntity, web.WizardSchedulePage(s.page(r, "New move: schedule", "wizard"), f))
 		return
 	}
 	st.StartAt, st.CancelAfterHours, st.Parallel = sch.StartAt, sch.CancelAfterHours, sch.Parallel
+	st.Notify = &wizardNotify{Emails: sch.NotifyEmails, Webhook: sch.NotifyWebhook}
 	if err := s.saveWizard(r, st); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/wizard/summary", http.StatusSeeOther)
+}
+
+// notifyFields offers the Notify fields the configuration has channels for.
+func (s *Server) notifyFields(f *web.WizardScheduleForm) {
+	f.CanEmail, f.CanWebhook = s.Config.Notify.SMTP != nil, len(s.Config.Notify.Webhooks) > 0
 }
 
 func zoneName(t time.Time) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/movewizard/movewizard/db"
 	"github.com/movewizard/movewizard/migrate/model"
@@ -42,6 +43,8 @@ func (s *Server) wizardStart(w http.ResponseWriter, r *http.Request) {
 	if st.Policy == model.PolicySkip {
 		job.MaxBad = st.MaxBad
 	}
+	n := s.notifyChoice(st)
+	job.NotifyEmails, job.NotifyWebhook = strings.Join(n.Emails, ","), n.Webhook
 	if job.Parallel < 1 {
 		job.Parallel = wizardDefaultPar
 	}

@@ -32,10 +32,36 @@ type wizardState struct {
 	StartAt          time.Time    `json:"start_at"` // zero: start now
 	CancelAfterHours int          `json:"cancel_after_hours"`
 	Parallel         int          `json:"parallel"`
+	// Notify is whom to tell about the job; nil until the schedule step
+	// is saved, meaning the configuration's defaults (notifyChoice).
+	Notify *wizardNotify `json:"notify,omitempty"`
 	// Rejected are the entries the last import did not add, for download.
 	Rejected []rejectedRow `json:"rejected,omitempty"`
 	// Checked is the last complete preflight (wizard_checked.go).
 	Checked *wizardChecked `json:"checked,omitempty"`
+}
+
+// wizardNotify is the schedule step's "Notify" choice.
+type wizardNotify struct {
+	Emails  []string `json:"emails,omitempty"`
+	Webhook bool     `json:"webhook,omitempty"`
+}
+
+// notifyChoice is the wizard's notify choice, or the configuration's
+// defaults before the admin made one, limited to what is configured.
+func (s *Server) notifyChoice(st wizardState) wizardNotify {
+	n := s.Config.Notify
+	c := wizardNotify{Emails: n.DefaultRecipients, Webhook: n.DefaultWebhook}
+	if st.Notify != nil {
+		c = *st.Notify
+	}
+	if n.SMTP == nil {
+		c.Emails = nil
+	}
+	if len(n.Webhooks) == 0 {
+		c.Webhook = false
+	}
+	return c
 }
 
 // wizardUser is a selected user with the server it lived on when selected;

@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/movewizard/movewizard/migrate/model"
 	"github.com/movewizard/movewizard/web"
@@ -42,6 +43,7 @@ func (s *Server) wizardSummary(w http.ResponseWriter, r *http.Request) {
 	if st.CancelAfterHours > 0 {
 		v.CancelAfter = fmt.Sprintf("after %d hours", st.CancelAfterHours)
 	}
+	v.Notify = notifySummary(s.Config.Notify.Enabled(), s.notifyChoice(st))
 	if o.Skipped > 0 {
 		v.Notes = append(v.Notes, fmt.Sprintf("%d of %d selected users will be skipped: %s.", o.Skipped, len(st.Users), o.SkipReason))
 	}
@@ -66,4 +68,22 @@ func (s *Server) wizardSummary(w http.ResponseWriter, r *http.Request) {
 		p.Scripts = append(p.Scripts, s.Assets.URL("wizard.js"))
 	}
 	s.render(w, r, http.StatusOK, web.WizardSummaryPage(p, v))
+}
+
+// notifySummary is the summary's "Notify" line.
+func notifySummary(configured bool, n wizardNotify) string {
+	var parts []string
+	if len(n.Emails) > 0 {
+		parts = append(parts, "e-mail to "+strings.Join(n.Emails, ", "))
+	}
+	if n.Webhook {
+		parts = append(parts, "the webhook")
+	}
+	switch {
+	case !configured:
+		return "nobody (no notifications are configured)"
+	case len(parts) == 0:
+		return "nobody"
+	}
+	return strings.Join(parts, " and ")
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/movewizard/movewizard/migrate/config"
 )
 
 // DateTimeLocal is the layout of an <input type="datetime-local"> value.
@@ -14,39 +16,58 @@ const DateTimeLocal = "2006-01-02T15:04"
 type WizardScheduleForm struct {
 	When        string // "now" or "at"
 	StartAt     string // datetime-local, in the server's time zone
-	CancelAfter string // hours, "" or 0 for never
+	CancelAfter string // hours, "" for never
 	Parallel    string
 	Zone        string // the server's time zone name, shown beside the field
-	Errors      FieldErrors
+	// Notify: the e-mail recipients (comma-separated) and whether to call
+	// the webhook. CanEmail and CanWebhook say whether the configuration
+	// has an SMTP relay and webhooks; without them the fields are not
+	// offered.
+	NotifyEmails  string
+	NotifyWebhook bool
+	CanEmail      bool
+	CanWebhook    bool
+	Errors        FieldErrors
 }
+
+// CanNotify reports whether any notification channel is configured.
+func (f WizardScheduleForm) CanNotify() bool { return f.CanEmail || f.CanWebhook }
 
 // WizardSchedule is a valid schedule.
 type WizardSchedule struct {
 	StartAt          time.Time // zero: now
 	CancelAfterHours int       // 0: never
 	Parallel         int
+	NotifyEmails     []string
+	NotifyWebhook    bool
 }
 
 // HasError reports whether any field has an error.
 func (f WizardScheduleForm) HasError() bool { return len(f.Errors) > 0 }
 
 // Validate checks the form against now and returns the schedule. The start
-// time is read in loc and must not be more than a minute in the past (the
-// admin may take a moment to press the button).
+// time is read in loc and must be neither more than a minute in the past
+// (the admin may take a moment to press the button) nor more than a year
+// ahead; cancel-after is empty (never) or 1..maxCancel hours. Each error
+// names the field and quotes the value.
 func (f *WizardScheduleForm) Validate(now time.Time, loc *time.Location, maxCancel, maxParallel int) WizardSchedule {
 	f.Errors = nil
 	var sch WizardSchedule
 	switch f.When {
 	case "now":
 	case "at":
-		t, err := parseLocal(strings.TrimSpace(f.StartAt), loc)
+		v := strings.TrimSpace(f.StartAt)
+		t, err := parseLocal(v, loc)
 		switch {
-		case strings.TrimSpace(f.StartAt) == "":
+		case v == "":
 			f.Errors.Set("start_at", "Enter the date and time to start at.")
 		case err != nil:
-			f.Errors.Set("start_at", "Enter a date and time like 2030-01-31T18:00.")
+			f.Errors.Set("start_at", fmt.Sprintf("Start at: %q is not a date and time like 2030-01-31T18:00.", clip(v)))
 		case t.Before(now.Add(-time.Minute)):
-			f.Errors.Set("start_at", "The start time is in the past; choose a later time or start now.")
+			f.Errors.Set("start_at", fmt.Sprintf("Start at: %s is in the past; choose a later time or start now.", v))
+		case t.After(now.AddDate(1, 0, 0)):
+			f.Errors.Set("start_at", fmt.Sprintf("Start at: %s is more than a year ahead; choose a time before %s.",
+				v, now.AddDate(1, 0, 0).In(loc).Format(DateTimeLocal)))
 		default:
 			sch.StartAt = t
 		}
@@ -55,17 +76,61 @@ func (f *WizardScheduleForm) Validate(now time.Time, loc *time.Location, maxCanc
 	}
 	if c := strings.TrimSpace(f.CancelAfter); c != "" {
 		n, err := strconv.Atoi(c)
-		if err != nil || n < 0 || n > maxCancel {
-			f.Errors.Set("cancel_after", fmt.Sprintf("Enter a number of hours from 1 to %d, or leave it empty for never.", maxCancel))
+		if err != nil || n < 1 || n > maxCancel {
+			f.Errors.Set("cancel_after", fmt.Sprintf("Cancel after: %q is not a number of hours from 1 to %d; leave it empty for never.", clip(c), maxCancel))
+		} else {
+			sch.CancelAfterHours = n
 		}
-		sch.CancelAfterHours = n
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(f.Parallel))
 	if err != nil || n < 1 || n > maxParallel {
 		f.Errors.Set("parallel", fmt.Sprintf("Enter a number of moves at once from 1 to %d.", maxParallel))
 	}
 	sch.Parallel = n
+	if f.CanEmail {
+		addrs, msg := ParseRecipients(f.NotifyEmails)
+		if msg != "" {
+			f.Errors.Set("notify_emails", msg)
+		}
+		sch.NotifyEmails = addrs
+	}
+	sch.NotifyWebhook = f.CanWebhook && f.NotifyWebhook
 	return sch
+}
+
+// ParseRecipients reads comma-separated e-mail addresses (semicolons and
+// line breaks separate too, as address books paste them). The message is
+// "" when they are valid, else a sentence naming the bad address.
+func ParseRecipients(v string) ([]string, string) {
+	fields := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || r == '\n' || r == '\r' })
+	var addrs []string
+	for _, a := range fields {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) > config.MaxNotifyRecipients {
+		return nil, fmt.Sprintf("Notify: %d addresses; enter at most %d.", len(addrs), config.MaxNotifyRecipients)
+	}
+	if err := config.CheckRecipients(addrs); err != nil {
+		return nil, fmt.Sprintf("Notify: %s. Separate addresses with commas.", clipErr(err.Error()))
+	}
+	return addrs, ""
+}
+
+// clip shortens echoed input, so that a pasted novel is not shown back.
+func clip(v string) string {
+	if r := []rune(v); len(r) > 64 {
+		return string(r[:64]) + "…"
+	}
+	return v
+}
+
+func clipErr(msg string) string {
+	if r := []rune(msg); len(r) > 160 {
+		return string(r[:160]) + "…"
+	}
+	return msg
 }
 
 // parseLocal reads a datetime-local value, with or without seconds.

@@ -17,6 +17,7 @@ type WizardSummary struct {
 	Start       string // "now" or a local time
 	CancelAfter string // "never" or "after N hours"
 	Parallel    int
+	Notify      string   // "e-mail to a@example.org and the webhook", or "nobody"
 	Notes       []string // users that will be skipped, and why
 	Rows        []PreflightRow
 	Checked     bool   // Rows hold results (no-script preflight)

@@ -51,6 +51,13 @@ func (s service) run(ctx context.Context, ln net.Listener, tlsConfig *tls.Config
 	}()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	// The notifier delivers until the runner stopped; what it has not
+	// sent stays in the outbox for the next start.
+	notified := make(chan struct{})
+	go func() {
+		defer close(notified)
+		a.Notifier.Run(runCtx)
+	}()
 	serveErr := make(chan error, 1)
 	go func() {
 		err := <-served
@@ -62,6 +69,8 @@ func (s service) run(ctx context.Context, ln net.Listener, tlsConfig *tls.Config
 		close(serveErr)
 	}()
 	err := rn.Run(runCtx) // returns once running moves reached a checkpoint
+	stop()
+	<-notified
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if shutErr := srv.Shutdown(shutdownCtx); shutErr != nil {

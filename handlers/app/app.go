@@ -1,5 +1,5 @@
 // Package app wires the application together: the job store, the engine
-// (mover and runner), the progress broker and the web UI. `serve`, `demo`
+// (mover and runner), the progress broker, the notifier and the web UI. `serve`, `demo`
 // and every test that needs the whole service build it with New; the
 // command-line moves build their mover with NewMover. Nothing else
 // assembles these parts.
@@ -16,6 +16,7 @@ import (
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/directory"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/migrate/notify"
 	"github.com/movewizard/movewizard/migrate/progress"
 	"github.com/movewizard/movewizard/static"
 )
@@ -35,12 +36,16 @@ type Options struct {
 	Poll time.Duration
 }
 
-// App is the wired service. Run its Runner (Runner.Run) and serve UI.Handler().
+// App is the wired service. Run its Runner (Runner.Run) and its Notifier
+// (Notifier.Run), and serve UI.Handler().
 type App struct {
 	Broker *progress.Broker
 	Mover  *migrate.Mover
 	Runner *migrate.Runner
 	UI     *handlers.Server
+	// Notifier delivers the job store's notifications through the
+	// channels of the config's [notify] section.
+	Notifier *notify.Sender
 }
 
 // New wires the service from o.
@@ -54,7 +59,8 @@ func New(o Options) *App {
 	rn := &migrate.Runner{Mover: mover, DB: o.DB, Log: log, Poll: o.Poll}
 	ui := &handlers.Server{Config: o.Config, DB: o.DB, Dir: o.Dir, Auth: o.Auth, Runner: rn, Broker: broker,
 		Log: log, Assets: static.New(), SecureCookies: o.SecureCookies}
-	return &App{Broker: broker, Mover: mover, Runner: rn, UI: ui}
+	sender := &notify.Sender{DB: o.DB, Config: o.Config.Notify, Log: log, Poll: o.Poll}
+	return &App{Broker: broker, Mover: mover, Runner: rn, UI: ui, Notifier: sender}
 }
 
 // NewBroker returns the progress broker over store: a subscriber to job 0
