@@ -64,7 +64,7 @@ type browserApp struct {
 
 // newBrowserApp starts slapd, both IMAP servers, the runner and the web
 // server. Everything stops in t.Cleanup.
-func newBrowserApp(t *testing.T) *browserApp {
+func newBrowserApp(t *testing.T, configure ...func(*config.Config)) *browserApp {
 	t.Helper()
 	a := &browserApp{evilUID: map[string]imap.UID{}}
 	var people []testserver.SlapdUser
@@ -96,12 +96,17 @@ func newBrowserApp(t *testing.T) *browserApp {
 	}
 	cfg := env.Config
 	cfg.RetryPatience, cfg.Directory = 5*time.Second, dirCfg
+	for _, c := range configure { // e.g. a [notify] section
+		c(cfg)
+	}
 	service := app.New(app.Options{Config: cfg, DB: a.db, Dir: a.dir, Auth: a.dir, Poll: 50 * time.Millisecond})
 	a.runner = service.Runner
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.runner.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	notified := make(chan struct{})
+	go func() { service.Notifier.Run(ctx); close(notified) }()
+	t.Cleanup(func() { cancel(); <-done; <-notified })
 	a.ts = httptest.NewServer(service.UI.Handler())
 	t.Cleanup(a.ts.Close)
 	return a
