@@ -318,12 +318,18 @@ func unknownKeys(md toml.MetaData) []string {
 	}
 	var names []string
 	seen := map[string]bool{}
-	server := -1
+	server, hook := -1, -1
 	for _, k := range md.Keys() {
 		if len(k) == 1 && k[0] == "servers" {
 			// Keys lists "servers" once per [[servers]] table, in file order.
 			if md.Type(k...) == "ArrayHash" {
 				server++
+			}
+			continue
+		}
+		if len(k) == 2 && k[0] == "notify" && k[1] == "webhooks" {
+			if md.Type(k...) == "ArrayHash" {
+				hook++
 			}
 			continue
 		}
@@ -333,6 +339,9 @@ func unknownKeys(md toml.MetaData) []string {
 		name := k.String()
 		if k[0] == "servers" && server >= 0 {
 			name = fmt.Sprintf("servers[%d].%s", server, k[1:].String())
+		}
+		if len(k) > 2 && k[0] == "notify" && k[1] == "webhooks" && hook >= 0 {
+			name = fmt.Sprintf("notify.webhooks[%d].%s", hook, k[2:].String())
 		}
 		if !seen[name] {
 			seen[name] = true

@@ -136,6 +136,7 @@ func TestParseNotifyInvalid(t *testing.T) {
 		{"smtp username missing", `username = "mw"`, ``, `notify.smtp.username: required when a password is set`},
 		{"smtp timeout", `timeout = "20s"`, `timeout = "soon"`, `notify.smtp.timeout: "soon" is not a duration`},
 		{"unknown key", `timeout = "20s"`, "timeout = \"20s\"\ntls = true", `notify.smtp.tls: unknown key`},
+		{"unknown webhook key", `url = "http://127.0.0.1:9000/hook"`, "url = \"http://127.0.0.1:9000/hook\"\nsecrett = \"x\"", `notify.webhooks[1].secrett: unknown key`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
