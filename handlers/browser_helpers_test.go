@@ -60,6 +60,9 @@ type browserApp struct {
 	// evilUID is the source UID of each user's message with markup in its
 	// subject, in browserEvilFolder.
 	evilUID map[string]imap.UID
+	// points is the mover's hook at its named points (Mover.Crash), for
+	// tests that act at one of them (browser_cancel_test.go).
+	points browserPoints
 }
 
 // newBrowserApp starts slapd, both IMAP servers, the runner and the web
@@ -100,6 +103,7 @@ func newBrowserApp(t *testing.T, configure ...func(*config.Config)) *browserApp 
 		c(cfg)
 	}
 	service := app.New(app.Options{Config: cfg, DB: a.db, Dir: a.dir, Auth: a.dir, Poll: 50 * time.Millisecond})
+	service.Mover.Crash = a.points.at
 	a.runner = service.Runner
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
