@@ -52,7 +52,8 @@ func parseControl(fs *flag.FlagSet, args []string) error {
 func cmdCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, configPath, job, move := controlFlags("cancel", "Usage: movewizard cancel -config FILE (-job N | -move N)\n\n"+
 		"Cancels a whole job or one mailbox. Queued moves are cancelled at once; running ones stop at\n"+
-		"their next checkpoint, their partial target copy removed and the source untouched.\n\n", stderr)
+		"their next checkpoint, their partial target copy removed and the source untouched. A move past\n"+
+		"its cut-over (the directory already names the target) cannot be cancelled and finishes.\n\n", stderr)
 	if err := parseControl(fs, args); err != nil {
 		return ignoreHelp(err)
 	}
@@ -69,7 +70,7 @@ func cmdCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("cancel job %d: %w", *job, err)}
 		}
-		fmt.Fprintf(stdout, "job %d: cancelled (%d queued moves cancelled, %d running asked to stop, %d past their cut-over will finish)\n",
+		fmt.Fprintf(stdout, "job %d: cancelled (queued moves cancelled: %d, running asked to stop: %d, past their cut-over and finishing: %d)\n",
 			*job, c.Cancelled, c.Stopping, c.Finishing)
 		return nil
 	}
