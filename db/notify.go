@@ -135,16 +135,12 @@ func enqueueMoveEnded(ctx context.Context, tx *sql.Tx, m model.Move) error {
 	if err != nil {
 		return err
 	}
-	created := m.FinishedAt
-	if created.IsZero() {
-		created = time.Now()
-	}
 	// OR IGNORE: saving the same ended attempt again is not a new event.
 	_, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO notifications
 		(event_key, kind, job_id, move_id, created_at, outcome, target, uid, error, counts, emails, webhook)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
 		fmt.Sprintf("move-%d-attempt-%d-%s", m.ID, m.Attempt, m.State), kind, m.JobID, m.ID,
-		formatTime(created), m.State, m.Target, m.UID, m.Error, counts, emails, webhook)
+		formatTime(m.FinishedAt), m.State, m.Target, m.UID, m.Error, counts, emails, webhook)
 	if err != nil {
 		return fmt.Errorf("enqueue notification of move %d: %w", m.ID, err)
 	}

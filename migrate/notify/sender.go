@@ -160,6 +160,9 @@ func (s *Sender) attempt(ctx context.Context, dl db.Delivery) error {
 
 func (s *Sender) deliver(ctx context.Context, dl db.Delivery) error {
 	p := NewPayload(dl.Notification, s.Config.BaseURL)
+	if p.At.IsZero() { // a move saved as ended without its end time
+		p.At = s.DB.Now().UTC()
+	}
 	switch dl.Channel {
 	case db.ChannelWebhook:
 		w, ok := s.Config.Webhook(dl.Destination)
