@@ -268,3 +268,33 @@ func TestJobCancelConfirm(t *testing.T) {
 		}
 	})
 }
+
+// The selected mailboxes' cancel follows the same rules, per mailbox: a
+// queued one ends at once (and is published), a running one is asked to
+// stop, one past its cut-over is named as refused.
+func TestJobMovesBulkCancelPastCutover(t *testing.T) {
+	a := newTestApp(t)
+	admin := a.admin(t)
+	j := jobsCreateLater(t, a, "user01", "user02", "user03")
+	ms := jobsMoves(t, a, j.ID)
+	cancelSetMove(t, a, ms[1], model.MoveRunning, model.PhaseCopy)
+	cancelSetMove(t, a, ms[2], model.MoveRunning, model.PhaseRemove)
+	path := fmt.Sprintf("/jobs/%d/moves", j.ID)
+	_, body := a.post(t, admin, path, url.Values{"action": {"cancel"}, "move": bulkIDs(ms...)})
+	if !strings.Contains(body, "Mailboxes past their cut-over (the directory already names the target) cannot be cancelled and finish their move.") {
+		t.Error("bulk cancel confirmation does not say what happens past the cut-over")
+	}
+	resp, _ := a.post(t, admin, path, url.Values{"action": {"cancel"}, "move": bulkIDs(ms...), "confirm": {"yes"}})
+	body = jobsFollow(t, a, admin, resp)
+	if want := "Cancelling 2; 1 are past their cut-over (the directory already names the target) and will finish their move (user03)."; !strings.Contains(body, want) {
+		t.Errorf("job page after bulk cancel lacks %q", want)
+	}
+	now := jobsMoves(t, a, j.ID)
+	if now[0].State != model.MoveCancelled || !now[1].CancelRequested || now[2].CancelRequested || now[2].State != model.MoveRunning {
+		t.Errorf("after bulk cancel: %s; %s (request %v); %s (request %v); want cancelled, a request, untouched",
+			now[0].State, now[1].State, now[1].CancelRequested, now[2].State, now[2].CancelRequested)
+	}
+	if p, ok := a.broker.Latest([]int64{ms[0].ID})[ms[0].ID]; !ok || p.State != model.MoveCancelled {
+		t.Errorf("broker's latest state of user01 = %+v (known %v), want cancelled", p, ok)
+	}
+}

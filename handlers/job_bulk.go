@@ -129,7 +129,7 @@ func (s *Server) jobMovesAction(w http.ResponseWriter, r *http.Request) {
 		c := bulkConfirm(fmt.Sprintf("%s %s?", verb, jobCount(len(moves))), moves, back)
 		c.Action = fmt.Sprintf("/jobs/%d/moves", id)
 		if action == "cancel" {
-			c.Notes = append(c.Notes, "Queued mailboxes will not move; running ones stop shortly, their partial copies are removed, and they stay on their source.")
+			c.Notes = append(c.Notes, "Queued mailboxes will not move; running ones stop shortly, their partial copies are removed, and they stay on their source. Mailboxes past their cut-over (the directory already names the target) cannot be cancelled and finish their move.")
 		} else {
 			c.Notes = append(c.Notes, retryNote(moves))
 		}
