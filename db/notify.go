@@ -430,3 +430,26 @@ func splitList(s string) []string {
 	}
 	return strings.Split(s, ",")
 }
+
+// DeliveryCounts is how a job's notifications fared.
+type DeliveryCounts struct {
+	Sent, Pending, Failed int
+	// LastError is the failure of the newest delivery not sent that
+	// failed ("" when none did).
+	LastError string
+}
+
+// JobDeliveryCounts counts a job's deliveries: sent, pending (not yet
+// attempted, or failed and to be retried) and given up.
+func (d *DB) JobDeliveryCounts(ctx context.Context, jobID int64) (DeliveryCounts, error) {
+	var c DeliveryCounts
+	err := d.sql.QueryRowContext(ctx, `SELECT
+		coalesce(sum(nd.sent_at <> ''), 0),
+		coalesce(sum(nd.sent_at = '' AND nd.failed_at = ''), 0),
+		coalesce(sum(nd.failed_at <> ''), 0),
+		coalesce((SELECT x.last_error FROM notification_deliveries x JOIN notifications y ON y.id = x.notification_id
+			WHERE y.job_id = ? AND x.sent_at = '' AND x.last_error <> '' ORDER BY x.id DESC LIMIT 1), '')
+		FROM notification_deliveries nd JOIN notifications n ON n.id = nd.notification_id WHERE n.job_id = ?`,
+		jobID, jobID).Scan(&c.Sent, &c.Pending, &c.Failed, &c.LastError)
+	return c, err
+}

@@ -211,6 +211,10 @@ func TestDeliveriesClaimRetryGiveUp(t *testing.T) {
 	if err != nil || len(all) != 3 {
 		t.Fatalf("JobDeliveries() = %d, %v", len(all), err)
 	}
+	counts, err := d.JobDeliveryCounts(ctx, j.ID)
+	if err != nil || counts.Sent != 1 || counts.Pending != 1 || counts.Failed != 1 || counts.LastError != "HTTP 500" {
+		t.Errorf("JobDeliveryCounts() = %+v, %v; want 1 sent, 1 pending, 1 given up with HTTP 500", counts, err)
+	}
 	var sent, failed int
 	for _, dl := range all {
 		if !dl.SentAt.IsZero() {

@@ -55,6 +55,14 @@ func (s *Server) jobPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := web.JobView{Job: job, Now: s.now(), Totals: s.jobTotalsView(id, totals)}
+	if job.NotifyEmails != "" || job.NotifyWebhook {
+		c, err := s.DB.JobDeliveryCounts(r.Context(), id)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		v.Notified = web.NotifyCounts{Sent: c.Sent, Pending: c.Pending, Failed: c.Failed, LastError: c.LastError}
+	}
 	moves, matched, err := s.jobPageMoves(r.Context(), id, &q)
 	if err != nil {
 		s.renderError(w, r, err)

@@ -141,3 +141,40 @@ func TestWizardScheduleLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestJobPageNotifyStatus: the job's settings card says how its
+// notifications fared, with the receiver's answer while it fails.
+func TestJobPageNotifyStatus(t *testing.T) {
+	sinks, configure := withNotify(t)
+	sinks.hook.FailNext(1000)
+	a := newTestApp(t, configure)
+	c := a.admin(t)
+	j, err := a.db.CreateJob(context.Background(), model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1,
+		CreatedBy: "alice", NotifyEmails: "ops@example.org", NotifyWebhook: true}, []string{"user01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.runner.Wake()
+	a.waitJob(t, j.ID)
+	giveUp := make(chan struct{})
+	timer := time.AfterFunc(time.Minute, func() { close(giveUp) })
+	defer timer.Stop()
+	if mails := sinks.relay.WaitMails(1, giveUp); len(mails) != 1 {
+		t.Fatalf("the relay got %d mails, want 1", len(mails))
+	}
+	// The webhook's first attempt is recorded after the mail or before
+	// it; the page is read until it shows both (bounded).
+	path := "/jobs/" + strconv.FormatInt(j.ID, 10)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		body := a.wizardGetOK(t, c, path)
+		if strings.Contains(body, "1 sent, 1 waiting; last failure: webhook answered 500 Internal Server Error") {
+			wantContains(t, "job page", body, `data-testid="job-notify">e-mail to ops@example.org and the webhook<`)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job page notify status never showed the failing webhook: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -68,6 +68,8 @@ type JobView struct {
 	// LiveIDs are the moves the page shows, comma-separated: live.js asks
 	// the event stream for their rows only (?ids=).
 	LiveIDs string
+	// Notified is how the job's notifications fared (settings card).
+	Notified NotifyCounts
 }
 
 // Unfinished reports whether the job may still be cancelled.
