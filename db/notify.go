@@ -310,7 +310,12 @@ func (d *DB) DeliveryFailed(ctx context.Context, id int64, failure string, retry
 // recordGiveUp writes a delivery given up into the audit and, for a
 // mailbox's notification, into the mailbox's history.
 func recordGiveUp(ctx context.Context, tx *sql.Tx, now time.Time, n Notification, channel, dest, failure string) error {
+	// A webhook URL's query often carries a token: the audit is read by
+	// every admin and helpdesk, so it shows the URL without it.
 	what := "webhook " + dest
+	if i := strings.IndexByte(dest, '?'); i >= 0 {
+		what = "webhook " + dest[:i] + "?REDACTED"
+	}
 	if channel == ChannelEmail {
 		what = "e-mail to " + dest
 	}

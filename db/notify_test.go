@@ -154,7 +154,7 @@ func TestDeliveriesClaimRetryGiveUp(t *testing.T) {
 	d.Now = func() time.Time { return now }
 	j := finishedJob(t, d, "ops@example.org")
 
-	made, err := d.ExpandNotifications(ctx, []string{"https://a.example/hook", "https://b.example/hook"}, true)
+	made, err := d.ExpandNotifications(ctx, []string{"https://a.example/hook", "https://b.example/hook?token=t0ken"}, true)
 	if err != nil || made != 3 {
 		t.Fatalf("ExpandNotifications() = %d, %v; want 3 deliveries", made, err)
 	}
@@ -201,6 +201,9 @@ func TestDeliveriesClaimRetryGiveUp(t *testing.T) {
 	if audit[0].Action != "notification failed" || audit[0].JobID != j.ID ||
 		!strings.Contains(audit[0].Detail, "HTTP 500 (after 2 attempts)") {
 		t.Errorf("newest audit entry = %+v, want the delivery given up", audit[0])
+	}
+	if strings.Contains(audit[0].Detail, "t0ken") || !strings.Contains(audit[0].Detail, "webhook https://b.example/hook?REDACTED") {
+		t.Errorf("audit detail %q shows the webhook URL's query", audit[0].Detail)
 	}
 	now = now.Add(time.Hour)
 	last, err := d.ClaimDeliveries(ctx, 10, time.Minute)
