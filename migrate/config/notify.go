@@ -380,3 +380,26 @@ func (n Notify) LogValue() slog.Value {
 	}
 	return slog.GroupValue(attrs...)
 }
+
+// Cleartext lists the notification channels that may not be encrypted,
+// like Config.Cleartext:
+//
+//	notify.webhooks[0]: HTTP without TLS (loopback address)
+//	notify.smtp: SMTP without STARTTLS (starttls = "none")
+func (n Notify) Cleartext() []string {
+	var lines []string
+	for i, w := range n.Webhooks {
+		if u, err := url.Parse(w.URL); err == nil && u.Scheme == "http" {
+			lines = append(lines, fmt.Sprintf("notify.webhooks[%d]: HTTP without TLS%s", i, plaintextReason(false, u.Hostname())))
+		}
+	}
+	if s := n.SMTP; s != nil && s.StartTLS != SMTPStartTLSRequired {
+		host, _, _ := splitHost(s.Address)
+		what := "SMTP without STARTTLS"
+		if s.StartTLS == SMTPStartTLSIfOffered {
+			what = "SMTP without STARTTLS when the relay does not offer it"
+		}
+		lines = append(lines, fmt.Sprintf("notify.smtp: %s (starttls = %q)%s", what, s.StartTLS, plaintextReason(false, host)))
+	}
+	return lines
+}

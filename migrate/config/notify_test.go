@@ -216,3 +216,15 @@ func TestNotifyRedaction(t *testing.T) {
 		t.Error("redaction changed the config")
 	}
 }
+
+func TestNotifyCleartext(t *testing.T) {
+	c := mustParse(t, exampleConfig+notifySection)
+	got := strings.Join(c.Notify.Cleartext(), "\n")
+	if want := "notify.webhooks[1]: HTTP without TLS (loopback address)"; got != want {
+		t.Errorf("Cleartext() = %q, want %q (the https:// hook and the STARTTLS-required relay are encrypted)", got, want)
+	}
+	c = mustParse(t, exampleConfig+"[notify.smtp]\naddress = \"smtp.example.org:25\"\nfrom = \"mw@example.org\"\nstarttls = \"if-offered\"\n")
+	if got, want := strings.Join(c.Cleartext(), "\n"), `notify.smtp: SMTP without STARTTLS when the relay does not offer it (starttls = "if-offered")`; !strings.Contains(got, want) {
+		t.Errorf("Config.Cleartext() = %q, want it to contain %q", got, want)
+	}
+}

@@ -47,7 +47,7 @@ func (c *Config) Cleartext() []string {
 			lines = append(lines, s.Name+": "+l)
 		}
 	}
-	return lines
+	return append(lines, c.Notify.Cleartext()...)
 }
 
 // Cleartext says that connections to s are unencrypted and why that is
