@@ -36,11 +36,11 @@ func (d *DB) CreateJob(ctx context.Context, j model.Job, uids []string) (model.J
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO jobs
 		(created_at, created_by, target, policy, max_bad, parallel, keep_source, start_at, cancel_after_hours, state,
-		notify_emails, notify_webhook)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+		notify_emails, notify_webhook, stage, complete_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		formatTime(j.CreatedAt), j.CreatedBy, j.Target, j.Policy, j.MaxBad, j.Parallel,
 		boolInt(j.KeepSource), formatTime(j.StartAt), j.CancelAfterHours, j.State,
-		j.NotifyEmails, boolInt(j.NotifyWebhook))
+		j.NotifyEmails, boolInt(j.NotifyWebhook), boolInt(j.Stage), formatTime(j.CompleteAt))
 	if err != nil {
 		return model.Job{}, fmt.Errorf("insert job: %w", err)
 	}
@@ -75,14 +75,17 @@ func (d *DB) CreateJob(ctx context.Context, j model.Job, uids []string) (model.J
 }
 
 const jobColumns = `id, created_at, created_by, target, policy, max_bad, parallel, keep_source,
-	start_at, cancel_after_hours, state, started_at, finished_at, notify_emails, notify_webhook`
+	start_at, cancel_after_hours, state, started_at, finished_at, notify_emails, notify_webhook,
+	stage, complete_at`
 
 func scanJob(row interface{ Scan(...any) error }) (model.Job, error) {
 	var j model.Job
-	var created, startAt, started, finished string
-	var keep, webhook int
+	var created, startAt, started, finished, completeAt string
+	var keep, webhook, stage int
 	err := row.Scan(&j.ID, &created, &j.CreatedBy, &j.Target, &j.Policy, &j.MaxBad, &j.Parallel,
-		&keep, &startAt, &j.CancelAfterHours, &j.State, &started, &finished, &j.NotifyEmails, &webhook)
+		&keep, &startAt, &j.CancelAfterHours, &j.State, &started, &finished, &j.NotifyEmails, &webhook,
+		&stage, &completeAt)
+	j.Stage, j.CompleteAt = stage != 0, parseTime(completeAt)
 	j.NotifyWebhook = webhook != 0
 	j.CreatedAt, j.StartAt, j.FinishedAt = parseTime(created), parseTime(startAt), parseTime(finished)
 	j.StartedAt = parseTime(started)

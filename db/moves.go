@@ -12,15 +12,18 @@ import (
 
 const moveColumns = `id, job_id, uid, user_dn, source, target, state, phase, current_folder,
 	msgs_total, msgs_done, bytes_total, bytes_done, skipped, error, directory_updated_at,
-	source_removed_at, created_at, started_at, finished_at, cancel_requested, attempt`
+	source_removed_at, created_at, started_at, finished_at, cancel_requested, attempt,
+	last_sync_at, syncs, complete_requested, delta_done_at`
 
 func scanMove(row interface{ Scan(...any) error }) (model.Move, error) {
 	var m model.Move
-	var dirUpd, srcRem, created, started, finished string
-	var cancel int
+	var dirUpd, srcRem, created, started, finished, lastSync, deltaDone string
+	var cancel, complete int
 	err := row.Scan(&m.ID, &m.JobID, &m.UID, &m.UserDN, &m.Source, &m.Target, &m.State, &m.Phase,
 		&m.CurrentFolder, &m.MsgsTotal, &m.MsgsDone, &m.BytesTotal, &m.BytesDone, &m.Skipped,
-		&m.Error, &dirUpd, &srcRem, &created, &started, &finished, &cancel, &m.Attempt)
+		&m.Error, &dirUpd, &srcRem, &created, &started, &finished, &cancel, &m.Attempt,
+		&lastSync, &m.Syncs, &complete, &deltaDone)
+	m.LastSyncAt, m.DeltaDoneAt, m.CompleteRequested = parseTime(lastSync), parseTime(deltaDone), complete != 0
 	m.DirectoryUpdated, m.SourceRemoved = parseTime(dirUpd), parseTime(srcRem)
 	m.CreatedAt, m.StartedAt, m.FinishedAt = parseTime(created), parseTime(started), parseTime(finished)
 	m.CancelRequested = cancel != 0
@@ -103,11 +106,11 @@ func saveMove(ctx context.Context, tx *sql.Tx, m model.Move) error {
 	_, err := tx.ExecContext(ctx, `UPDATE moves SET user_dn = ?, source = ?, state = ?, phase = ?,
 		current_folder = ?, msgs_total = ?, msgs_done = ?, bytes_total = ?, bytes_done = ?,
 		skipped = ?, error = ?, directory_updated_at = ?, source_removed_at = ?, started_at = ?,
-		finished_at = ?, attempt = ? WHERE id = ?`,
+		finished_at = ?, attempt = ?, last_sync_at = ?, syncs = ?, delta_done_at = ? WHERE id = ?`,
 		m.UserDN, m.Source, m.State, m.Phase, m.CurrentFolder, m.MsgsTotal, m.MsgsDone,
 		m.BytesTotal, m.BytesDone, m.Skipped, m.Error, formatTime(m.DirectoryUpdated),
 		formatTime(m.SourceRemoved), formatTime(m.StartedAt), formatTime(m.FinishedAt),
-		m.Attempt, m.ID)
+		m.Attempt, formatTime(m.LastSyncAt), m.Syncs, formatTime(m.DeltaDoneAt), m.ID)
 	if err != nil {
 		return fmt.Errorf("save move %d: %w", m.ID, err)
 	}

@@ -60,9 +60,12 @@ type Config struct {
 	// RetryPatience is how long a move keeps retrying lost connections and
 	// throttling without progress before it fails (retry_patience).
 	RetryPatience time.Duration
-	Directory     Directory
-	Servers       []Server
-	Notify        Notify // [notify]; the zero value notifies nobody
+	// ResyncInterval is how often a staged move, synced and waiting to
+	// complete, syncs again (resync_interval).
+	ResyncInterval time.Duration
+	Directory      Directory
+	Servers        []Server
+	Notify         Notify // [notify]; the zero value notifies nobody
 }
 
 // Directory says where the LDAP directory is and how users are found.
@@ -82,6 +85,11 @@ type Directory struct {
 	HomeAttribute  string // names the user's server by its Home value
 	AdminGroup     string // DN of a groupOfNames whose members are admins; may be empty
 	HelpdeskGroup  string // DN of a groupOfNames whose members are helpdesk; may be empty
+	// PropagationDelay is how long a changed home takes to reach every
+	// reader of the directory (proxies and MTAs cache look-ups): after the
+	// cut-over the final delta pass waits this long, so that it sees what
+	// was still delivered to the source (propagation_delay).
+	PropagationDelay time.Duration
 }
 
 // Server is one registered IMAP server.
@@ -113,6 +121,7 @@ type fileConfig struct {
 	TLSCert     string        `toml:"tls_cert"`
 	TLSKey      string        `toml:"tls_key"`
 	Patience    string        `toml:"retry_patience"`
+	Resync      string        `toml:"resync_interval"`
 	Directory   fileDirectory `toml:"directory"`
 	Servers     []fileServer  `toml:"servers"`
 	Notify      fileNotify    `toml:"notify"`
@@ -131,6 +140,7 @@ type fileDirectory struct {
 	HomeAttribute    string `toml:"home_attribute"`
 	AdminGroup       string `toml:"admin_group"`
 	HelpdeskGroup    string `toml:"helpdesk_group"`
+	Propagation      string `toml:"propagation_delay"`
 }
 
 type fileServer struct {
@@ -184,7 +194,9 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 		MaxParallel: DefaultMaxParallel,
 		Listen:      DefaultListen,
 		Patience:    "15m",
+		Resync:      "1h",
 		Directory: fileDirectory{
+			Propagation:   "0s",
 			UserFilter:    DefaultUserFilter,
 			HomeAttribute: DefaultHomeAttribute,
 		},
@@ -206,25 +218,35 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 	if err != nil || patience < time.Second || patience > 7*24*time.Hour {
 		p.addf("retry_patience", "%q is not a duration between 1s and 168h (like \"15m\")", fc.Patience)
 	}
+	resync, err := time.ParseDuration(fc.Resync)
+	if err != nil || resync < time.Minute || resync > 7*24*time.Hour {
+		p.addf("resync_interval", "%q is not a duration between 1m and 168h (like \"1h\")", fc.Resync)
+	}
+	propagation, err := time.ParseDuration(fc.Directory.Propagation)
+	if err != nil || propagation < 0 || propagation > time.Hour {
+		p.addf("directory.propagation_delay", "%q is not a duration between 0s and 1h (like \"30s\")", fc.Directory.Propagation)
+	}
 
 	c := &Config{
-		Database:      relativeTo(dir, fc.Database),
-		Mode:          fc.Mode,
-		MaxParallel:   fc.MaxParallel,
-		Listen:        fc.Listen,
-		TLSCert:       relativeTo(dir, fc.TLSCert),
-		TLSKey:        relativeTo(dir, fc.TLSKey),
-		RetryPatience: patience,
+		Database:       relativeTo(dir, fc.Database),
+		Mode:           fc.Mode,
+		MaxParallel:    fc.MaxParallel,
+		Listen:         fc.Listen,
+		TLSCert:        relativeTo(dir, fc.TLSCert),
+		TLSKey:         relativeTo(dir, fc.TLSKey),
+		RetryPatience:  patience,
+		ResyncInterval: resync,
 		Directory: Directory{
-			URL:            fc.Directory.URL,
-			StartTLS:       fc.Directory.StartTLS,
-			AllowPlaintext: fc.Directory.AllowPlaintext,
-			BindDN:         fc.Directory.BindDN,
-			BaseDN:         fc.Directory.BaseDN,
-			UserFilter:     fc.Directory.UserFilter,
-			HomeAttribute:  fc.Directory.HomeAttribute,
-			AdminGroup:     fc.Directory.AdminGroup,
-			HelpdeskGroup:  fc.Directory.HelpdeskGroup,
+			PropagationDelay: propagation,
+			URL:              fc.Directory.URL,
+			StartTLS:         fc.Directory.StartTLS,
+			AllowPlaintext:   fc.Directory.AllowPlaintext,
+			BindDN:           fc.Directory.BindDN,
+			BaseDN:           fc.Directory.BaseDN,
+			UserFilter:       fc.Directory.UserFilter,
+			HomeAttribute:    fc.Directory.HomeAttribute,
+			AdminGroup:       fc.Directory.AdminGroup,
+			HelpdeskGroup:    fc.Directory.HelpdeskGroup,
 		},
 	}
 	fd := fc.Directory

@@ -85,11 +85,12 @@ func TestParseConfigExample(t *testing.T) {
 		t.Fatalf("Parse() error = %v", err)
 	}
 	want := &Config{
-		RetryPatience: 15 * time.Minute,
-		Database:      "/etc/movewizard/movewizard.db",
-		Mode:          ModeNative,
-		MaxParallel:   30,
-		Listen:        "127.0.0.1:8080",
+		RetryPatience:  15 * time.Minute,
+		ResyncInterval: time.Hour,
+		Database:       "/etc/movewizard/movewizard.db",
+		Mode:           ModeNative,
+		MaxParallel:    30,
+		Listen:         "127.0.0.1:8080",
 		Directory: Directory{
 			URL:           "ldap://127.0.0.1:3389",
 			BindDN:        "cn=admin,dc=example,dc=org",
@@ -190,6 +191,8 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"max_parallel too big", `max_parallel = 30`, `max_parallel = 1001`, []string{"max_parallel: 1001 "}},
 		{"retry_patience not a duration", `max_parallel = 30`, "max_parallel = 30\nretry_patience = \"soon\"", []string{`retry_patience: "soon"`}},
 		{"retry_patience too short", `max_parallel = 30`, "max_parallel = 30\nretry_patience = \"10ms\"", []string{`retry_patience: "10ms"`}},
+		{"resync_interval too short", `max_parallel = 30`, "max_parallel = 30\nresync_interval = \"5s\"", []string{`resync_interval: "5s" is not a duration between 1m and 168h`}},
+		{"propagation_delay negative", `home_attribute = "mailHost"`, "home_attribute = \"mailHost\"\npropagation_delay = \"-1s\"", []string{`directory.propagation_delay: "-1s"`}},
 		{"listen not host:port", `listen = "127.0.0.1:8080"`, `listen = "localhost"`, []string{`listen: "localhost"`}},
 		{"listen port", `listen = "127.0.0.1:8080"`, `listen = ":http"`, []string{`listen: ":http"`, `"http"`}},
 		{"tls_cert without key", `listen = "127.0.0.1:8080"`, "listen = \"127.0.0.1:8080\"\ntls_cert = \"c.pem\"", []string{"tls_key: required"}},

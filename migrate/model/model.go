@@ -23,11 +23,23 @@ const (
 	MoveCancelled MoveState = "cancelled"
 	// MoveAlreadyThere: the user already lived on the target; nothing done.
 	MoveAlreadyThere MoveState = "already-there"
+	// MoveSynced: a move of a staged job copied the whole mailbox and waits,
+	// re-syncing now and then, until it is completed; the directory and
+	// the source are untouched.
+	MoveSynced MoveState = "synced"
 )
 
 // OpenMoveStates lists the states of a move that still has work to do. It is
 // the one list: SQL filters (db), the runner and the pages derive from it.
-var OpenMoveStates = []MoveState{MoveQueued, MoveRunning}
+var OpenMoveStates = []MoveState{MoveQueued, MoveRunning, MoveSynced}
+
+// Label is the state as pages show it: "synced, waiting to complete".
+func (s MoveState) Label() string {
+	if s == MoveSynced {
+		return "synced, waiting to complete"
+	}
+	return string(s)
+}
 
 // Open reports whether a move in state s still has work to do.
 func (s MoveState) Open() bool {
@@ -58,7 +70,11 @@ const (
 	PhaseHierarchy Phase = "hierarchy"
 	PhaseCopy      Phase = "copy"
 	PhaseVerify    Phase = "verify"
-	PhaseCutover   Phase = "cutover"
+	// PhaseResync: a staged move syncs again (new folders and mail, flags,
+	// deletions), then waits again or, when completion was asked for, takes
+	// its cut-over.
+	PhaseResync  Phase = "resync"
+	PhaseCutover Phase = "cutover"
 	PhaseDelta     Phase = "delta"
 	PhaseRemove    Phase = "remove"
 	PhaseCleanup   Phase = "cleanup"
@@ -160,6 +176,11 @@ type Job struct {
 	// configured webhooks for the same events.
 	NotifyEmails  string
 	NotifyWebhook bool
+	// Stage: sync, then wait. Each move copies the whole mailbox and waits
+	// as MoveSynced, re-syncing, until it is completed (Move.CompleteRequested,
+	// or CompleteAt when set).
+	Stage      bool
+	CompleteAt time.Time
 }
 
 // NotifyRecipients returns NotifyEmails as a list.
@@ -191,6 +212,23 @@ type Move struct {
 	FinishedAt       time.Time
 	CancelRequested  bool
 	Attempt          int
+	// A staged move's syncs: when the last one ended and how many ran;
+	// CompleteRequested asks it to complete (last sync, cut-over, delta).
+	LastSyncAt        time.Time
+	Syncs             int
+	CompleteRequested bool
+	// DeltaDoneAt is when the final delta pass after the cut-over ended;
+	// with DirectoryUpdated it makes the cut-over window.
+	DeltaDoneAt time.Time
+}
+
+// CutoverWindow is how long the move was between homes: from the directory
+// update to the end of the final delta pass (0 until both happened).
+func (m Move) CutoverWindow() time.Duration {
+	if m.DirectoryUpdated.IsZero() || m.DeltaDoneAt.IsZero() || m.DeltaDoneAt.Before(m.DirectoryUpdated) {
+		return 0
+	}
+	return m.DeltaDoneAt.Sub(m.DirectoryUpdated)
 }
 
 // Unfinished reports whether the move still has work to do.
