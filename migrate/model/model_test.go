@@ -7,7 +7,7 @@ func TestOpenStates(t *testing.T) {
 		s    MoveState
 		open bool
 	}{
-		{MoveQueued, true}, {MoveRunning, true}, {MoveDone, false}, {MoveFailed, false},
+		{MoveQueued, true}, {MoveRunning, true}, {MoveSynced, true}, {MoveDone, false}, {MoveFailed, false},
 		{MoveAbandoned, false}, {MoveCancelled, false}, {MoveAlreadyThere, false}, {"", false},
 	} {
 		if got := tc.s.Open(); got != tc.open {
@@ -17,8 +17,11 @@ func TestOpenStates(t *testing.T) {
 			t.Errorf("Move{State: %q}.Unfinished() = %v, want %v", tc.s, got, tc.open)
 		}
 	}
-	if got := OpenStatesList(); got != "queued running" {
-		t.Errorf("OpenStatesList() = %q, want %q", got, "queued running")
+	if got := OpenStatesList(); got != "queued running synced" {
+		t.Errorf("OpenStatesList() = %q, want %q", got, "queued running synced")
+	}
+	if got := MoveSynced.Label(); got != "synced, waiting to complete" {
+		t.Errorf("MoveSynced.Label() = %q", got)
 	}
 }
 
