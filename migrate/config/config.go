@@ -108,7 +108,27 @@ type Server struct {
 	AdminUser      string
 	AdminPassword  string // resolved from admin_password, admin_password_file or admin_password_env
 	MaxParallel    int    // cap of moves touching this server; 0 = no per-server cap
+	// Kick ends a user's open IMAP/POP sessions on this server right after
+	// the directory names the target, so that clients reconnect there (see
+	// migrate.KickSessions). The zero value kicks nobody.
+	Kick Kick
 }
+
+// Kick is how a server's sessions of one user are ended: a command
+// (kick_command, argv without a shell, KickUserArg replaced by the uid) or
+// Dovecot's doveadm HTTP API (kick_url with kick_api_key). At most one is
+// set.
+type Kick struct {
+	Command []string
+	URL     string // the doveadm HTTP API endpoint, e.g. http://127.0.0.1:8080/doveadm/v1
+	APIKey  string // resolved from kick_api_key, kick_api_key_file or kick_api_key_env
+}
+
+// KickUserArg is replaced by the uid in every argument of kick_command.
+const KickUserArg = "{user}"
+
+// Configured reports whether the server has a kick action.
+func (k Kick) Configured() bool { return len(k.Command) > 0 || k.URL != "" }
 
 // The file's shape. It differs from Config only in the secret sources, which
 // are resolved into one field, so that nothing downstream sees a file name
@@ -144,19 +164,24 @@ type fileDirectory struct {
 }
 
 type fileServer struct {
-	Name              string `toml:"name"`
-	Address           string `toml:"address"`
-	TLS               string `toml:"tls"`
-	TLSSkipVerify     bool   `toml:"tls_skip_verify"`
-	AllowPlaintext    bool   `toml:"allow_plaintext"`
-	Home              string `toml:"home"`
-	Group             string `toml:"group"`
-	Login             string `toml:"login"`
-	AdminUser         string `toml:"admin_user"`
-	AdminPassword     string `toml:"admin_password"`
-	AdminPasswordFile string `toml:"admin_password_file"`
-	AdminPasswordEnv  string `toml:"admin_password_env"`
-	MaxParallel       int    `toml:"max_parallel"`
+	Name              string   `toml:"name"`
+	Address           string   `toml:"address"`
+	TLS               string   `toml:"tls"`
+	TLSSkipVerify     bool     `toml:"tls_skip_verify"`
+	AllowPlaintext    bool     `toml:"allow_plaintext"`
+	Home              string   `toml:"home"`
+	Group             string   `toml:"group"`
+	Login             string   `toml:"login"`
+	AdminUser         string   `toml:"admin_user"`
+	AdminPassword     string   `toml:"admin_password"`
+	AdminPasswordFile string   `toml:"admin_password_file"`
+	AdminPasswordEnv  string   `toml:"admin_password_env"`
+	MaxParallel       int      `toml:"max_parallel"`
+	KickCommand       []string `toml:"kick_command"`
+	KickURL           string   `toml:"kick_url"`
+	KickAPIKey        string   `toml:"kick_api_key"`
+	KickAPIKeyFile    string   `toml:"kick_api_key_file"`
+	KickAPIKeyEnv     string   `toml:"kick_api_key_env"`
 }
 
 // Load reads, parses and validates the config file at path. Relative
@@ -267,9 +292,12 @@ func Parse(data []byte, dir string, getenv func(string) string) (*Config, error)
 			Login:          orDefault(fs.Login, LoginSASLPlain),
 			AdminUser:      fs.AdminUser,
 			MaxParallel:    fs.MaxParallel,
+			Kick:           Kick{Command: fs.KickCommand, URL: fs.KickURL},
 		}
 		s.AdminPassword = p.secret(fmt.Sprintf("servers[%d].admin_password", i),
 			secretSource{fs.AdminPassword, fs.AdminPasswordFile, fs.AdminPasswordEnv}, dir, getenv)
+		s.Kick.APIKey = p.secret(fmt.Sprintf("servers[%d].kick_api_key", i),
+			secretSource{fs.KickAPIKey, fs.KickAPIKeyFile, fs.KickAPIKeyEnv}, dir, getenv)
 		c.Servers = append(c.Servers, s)
 	}
 

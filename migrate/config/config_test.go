@@ -111,7 +111,7 @@ func TestParseConfigExample(t *testing.T) {
 	// Printing redacts passwords, so a mismatch reports whether they matched.
 	if !reflect.DeepEqual(got.Servers, want.Servers) {
 		for i := range want.Servers {
-			if i < len(got.Servers) && got.Servers[i] != want.Servers[i] {
+			if i < len(got.Servers) && !reflect.DeepEqual(got.Servers[i], want.Servers[i]) {
 				t.Errorf("Parse().Servers[%d] = %+v (password match %t), want %+v",
 					i, got.Servers[i], got.Servers[i].AdminPassword == want.Servers[i].AdminPassword, want.Servers[i])
 			}

@@ -46,6 +46,9 @@ func (c *Config) Cleartext() []string {
 		if l := s.Cleartext(); l != "" {
 			lines = append(lines, s.Name+": "+l)
 		}
+		if u, err := url.Parse(s.Kick.URL); err == nil && s.Kick.URL != "" && u.Scheme == "http" {
+			lines = append(lines, s.Name+": doveadm HTTP API (kick_url) without TLS"+plaintextReason(s.AllowPlaintext, u.Hostname()))
+		}
 	}
 	return append(lines, c.Notify.Cleartext()...)
 }

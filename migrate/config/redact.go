@@ -12,8 +12,12 @@ func (s Server) String() string {
 	if s.AllowPlaintext {
 		plain = ", allow_plaintext"
 	}
-	return fmt.Sprintf("%s %s (tls=%s%s, home=%s, group=%s, login=%s, admin_user=%s, max_parallel=%d)",
-		s.Name, s.Address, s.TLS, plain, s.Home, s.Group, s.Login, s.AdminUser, s.MaxParallel)
+	kick := ""
+	if s.Kick.Configured() {
+		kick = ", kick=" + s.Kick.String()
+	}
+	return fmt.Sprintf("%s %s (tls=%s%s, home=%s, group=%s, login=%s, admin_user=%s, max_parallel=%d%s)",
+		s.Name, s.Address, s.TLS, plain, s.Home, s.Group, s.Login, s.AdminUser, s.MaxParallel, kick)
 }
 
 // Format prints String for every verb, so no verb can reach the password.
@@ -36,6 +40,7 @@ func (s Server) LogValue() slog.Value {
 		slog.String("admin_user", s.AdminUser),
 		slog.String("admin_password", redact(s.AdminPassword)),
 		slog.Int("max_parallel", s.MaxParallel),
+		slog.Any("kick", s.Kick),
 	)
 }
 

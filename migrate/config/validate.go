@@ -228,6 +228,7 @@ func (s Server) validate(p *problems, key, mode string) {
 	if s.MaxParallel < 0 {
 		p.addf(key+".max_parallel", "%d is negative (0 means no per-server cap)", s.MaxParallel)
 	}
+	s.Kick.validate(p, key, s.AllowPlaintext)
 }
 
 // checkHostPort checks a host:port address with a numeric port of at least
