@@ -200,3 +200,16 @@ func (d *DB) SyncedFlags(ctx context.Context, folderID int64) (map[uint32]string
 	}
 	return out, rows.Err()
 }
+
+// StartResync marks a synced move running again, in phase resync. It
+// reports false, changing nothing, when the move is no longer synced (it
+// was settled after the runner read it).
+func (d *DB) StartResync(ctx context.Context, moveID int64) (bool, error) {
+	res, err := d.sql.ExecContext(ctx, `UPDATE moves SET state = 'running', phase = 'resync', error = ''
+		WHERE id = ? AND state = 'synced'`, moveID)
+	if err != nil {
+		return false, fmt.Errorf("resync move %d: %w", moveID, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}

@@ -103,6 +103,22 @@ func (mv *Mover) Run(ctx context.Context, job model.Job, m model.Move) (model.Mo
 		r.publish()
 		r.event(ctx, "start", "move started")
 	}
+	if r.m.State == model.MoveSynced {
+		// A staged move waiting to complete syncs again (phase_stage.go).
+		started, err := mv.DB.StartResync(ctx, r.m.ID)
+		if err != nil {
+			return r.m, err
+		}
+		if !started {
+			now, err := mv.DB.Move(ctx, r.m.ID)
+			if err != nil {
+				return r.m, err
+			}
+			return now, nil
+		}
+		r.m.State, r.m.Phase, r.m.Error = model.MoveRunning, model.PhaseResync, ""
+		r.publish()
+	}
 	var waitingSince time.Time
 	delay := time.Second
 	lastMark := ""
@@ -277,6 +293,8 @@ func (r *run) step(ctx context.Context) error {
 			err = r.copyAll(ctx, model.PhaseVerify)
 		case model.PhaseVerify:
 			err = r.verifyAll(ctx, model.PhaseCutover)
+		case model.PhaseResync:
+			err = r.resync(ctx)
 		case model.PhaseCutover:
 			err = r.cutover(ctx)
 		case model.PhaseDelta:
@@ -290,6 +308,9 @@ func (r *run) step(ctx context.Context) error {
 		}
 		if err != nil {
 			return err
+		}
+		if r.m.State == model.MoveSynced {
+			return nil // a staged move waits to complete
 		}
 	}
 }

@@ -53,6 +53,9 @@ func (r *run) cutover(ctx context.Context) error {
 		r.log.Info("directory updated", "from", r.src.Home, "to", r.dst.Home)
 		r.mv.crash("cutover")
 	}
+	if err := r.waitPropagation(ctx); err != nil {
+		return err
+	}
 	return r.setPhase(ctx, model.PhaseDelta)
 }
 
@@ -74,6 +77,13 @@ func (r *run) delta(ctx context.Context) error {
 	next := model.PhaseRemove
 	if r.job.KeepSource {
 		next = model.PhaseDone
+	}
+	if r.job.Stage {
+		// Flags and deletions made on the source since the last sync
+		// (phase_stage.go).
+		if err := r.syncStateAfterCutover(ctx); err != nil {
+			return err
+		}
 	}
 	if err := r.verifyAll(ctx, next); err != nil {
 		return err

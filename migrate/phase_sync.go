@@ -15,21 +15,35 @@ import (
 // during the copy is carried over. Flags changed on the source (mail read,
 // flagged, answered) are set on the copies, and copies of messages the
 // user deleted on the source are removed from the target. After the
-// cut-over the target is the user's mailbox and is not touched this way.
+// cut-over the target is the user's mailbox and is not touched this way,
+// except by a staged move's final delta pass (syncStateAfterCutover).
 func (r *run) syncState(ctx context.Context) error {
+	return r.syncStates(ctx, false)
+}
+
+// syncStateAfterCutover is syncState for the final delta pass of a staged
+// move, when the target already is the user's mailbox: a change made on
+// the source since the last sync is carried only where the target still
+// shows what that sync left (db.DB.SyncedFlags); where both sides changed,
+// the target's is kept and the event says so.
+func (r *run) syncStateAfterCutover(ctx context.Context) error {
+	return r.syncStates(ctx, true)
+}
+
+func (r *run) syncStates(ctx context.Context, after bool) error {
 	folders, err := r.mv.DB.Folders(ctx, r.m.ID)
 	if err != nil {
 		return err
 	}
 	for i := range folders {
-		if err := r.syncFolderState(ctx, &folders[i]); err != nil {
+		if err := r.syncFolderState(ctx, &folders[i], after); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *run) syncFolderState(ctx context.Context, f *db.Folder) error {
+func (r *run) syncFolderState(ctx context.Context, f *db.Folder, after bool) error {
 	if f.NoSelect {
 		return nil
 	}
@@ -75,28 +89,68 @@ func (r *run) syncFolderState(ctx context.Context, f *db.Folder) error {
 	if err != nil {
 		return fmt.Errorf("flags in target %q: %w", f.Target, err)
 	}
+	// base is what the last sync before the cut-over left on both sides;
+	// record is what this sync leaves, for a staged move's final delta.
+	var base map[uint32]string
+	if after {
+		if base, err = r.mv.DB.SyncedFlags(ctx, f.ID); err != nil {
+			return err
+		}
+	}
+	record := r.job.Stage && !after
+	synced := map[uint32]string{}
 	changes := map[string]imap.UIDSet{} // wanted flags -> target UIDs
 	wanted := map[string][]imap.Flag{}
 	var gone, goneTarget []uint32
+	conflicts, keptOnTarget := 0, 0
 	for _, c := range copies {
 		if c.State != db.CopyDone || c.TargetUID == 0 {
 			continue
 		}
 		sf, ok := srcFlags[imap.UID(c.SourceUID)]
+		df, onTarget := dstFlags[imap.UID(c.TargetUID)]
 		if !ok {
+			if after {
+				// Deleted on the source since the last sync: removed from
+				// the target too, unless the user already changed the copy
+				// there (or it is newer than that sync).
+				b, synced := base[c.SourceUID]
+				if !onTarget {
+					gone = append(gone, c.SourceUID) // gone from both sides
+					continue
+				}
+				if !synced || b != flagKey(df) {
+					keptOnTarget++
+					continue
+				}
+			}
 			gone = append(gone, c.SourceUID)
 			goneTarget = append(goneTarget, c.TargetUID)
 			continue
 		}
-		df, ok := dstFlags[imap.UID(c.TargetUID)]
-		if !ok {
+		if !onTarget {
 			continue // verification checks presence
 		}
-		if key := flagKey(sf); key != flagKey(df) {
-			set := changes[key]
-			set.AddNum(imap.UID(c.TargetUID))
-			changes[key], wanted[key] = set, copyFlags(sf)
+		key := flagKey(sf)
+		if record {
+			synced[c.SourceUID] = key
 		}
+		if key == flagKey(df) {
+			continue
+		}
+		if after {
+			b, synced := base[c.SourceUID]
+			if !synced || key == b {
+				continue // the source did not change it since the last sync: the target's stands
+			}
+			if flagKey(df) != b {
+				conflicts++ // both changed it: the target, the user's mailbox now, wins
+				continue
+			}
+		}
+		set := changes[key]
+		set.AddNum(imap.UID(c.TargetUID))
+		changes[key], wanted[key] = set, copyFlags(sf)
 	}
 	for key, set := range changes {
 		err := dc.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsSet, Silent: true, Flags: wanted[key]}, nil).Close()
@@ -109,10 +163,12 @@ func (r *run) syncFolderState(ctx context.Context, f *db.Folder) error {
 			return fmt.Errorf("store flags in %q: %w", f.Target, err)
 		}
 	}
-	if len(gone) > 0 {
+	if len(goneTarget) > 0 {
 		if err := expungeUIDs(dc, f.Target, goneTarget); err != nil {
 			return err
 		}
+	}
+	if len(gone) > 0 {
 		if err := r.mv.DB.ForgetCopies(ctx, f.ID, gone); err != nil {
 			return err
 		}
@@ -123,6 +179,17 @@ func (r *run) syncFolderState(ctx context.Context, f *db.Folder) error {
 	}
 	if len(changes) > 0 {
 		r.event(ctx, "flags-synced", fmt.Sprintf("%s: flags changed on the source during the move copied (%d flag sets)", f.Source, len(changes)))
+	}
+	if conflicts > 0 {
+		r.event(ctx, "flags-conflict", fmt.Sprintf("%s: %d messages had their flags changed on both servers around the switch; the target's flags were kept", f.Source, conflicts))
+	}
+	if keptOnTarget > 0 {
+		r.event(ctx, "deleted-on-source-kept", fmt.Sprintf("%s: %d messages deleted on the source around the switch were kept on the target, where they had been changed", f.Source, keptOnTarget))
+	}
+	if record {
+		if err := r.mv.DB.SaveSyncedFlags(ctx, f.ID, synced); err != nil {
+			return err
+		}
 	}
 	return unselect(dc)
 }

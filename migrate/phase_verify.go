@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/movewizard/movewizard/db"
@@ -48,9 +49,24 @@ func (r *run) verifyAll(ctx context.Context, next model.Phase) error {
 			r.event(ctx, "verified", fmt.Sprintf("%d folders verified", len(folders)))
 			r.mv.crash("verified")
 			if next == model.PhaseCutover {
+				if r.job.Stage {
+					return r.waitOrComplete(ctx)
+				}
 				return r.takeCutover(ctx)
 			}
-			return r.setPhase(ctx, next)
+			closed := r.m.DeltaDoneAt.IsZero()
+			if closed {
+				// The final delta pass ended: the cut-over window closes
+				// (committed with the phase).
+				r.m.DeltaDoneAt = r.mv.now()
+			}
+			if err := r.setPhase(ctx, next); err != nil {
+				return err
+			}
+			if w := r.m.CutoverWindow(); closed && w > 0 {
+				r.event(ctx, "cutover-window", fmt.Sprintf("cut-over window %s (directory update to the end of the final delta)", w.Round(time.Millisecond)))
+			}
+			return nil
 		}
 		r.log.Warn("verify found differences", "problems", problems)
 	}

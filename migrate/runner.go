@@ -172,6 +172,11 @@ func (rn *Runner) logger() *slog.Logger {
 // and start every move the caps allow. It returns how many unfinished
 // moves (of the jobs in only, when set) are not running.
 func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup) (int, error) {
+	// Staged jobs whose completion time came: their moves are asked to
+	// complete before they are read.
+	if _, err := rn.DB.CompleteDue(ctx, rn.Mover.now()); err != nil {
+		return 0, err
+	}
 	moves, err := rn.DB.UnfinishedMoves(ctx)
 	if err != nil {
 		return 0, err
@@ -202,11 +207,15 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 	held := maps.Clone(rn.held)
 	rn.mu.Unlock()
 	pending := 0
-	// Running moves first (resumed after a restart), then queued ones.
-	for _, state := range []model.MoveState{model.MoveRunning, model.MoveQueued} {
+	// Running moves first (resumed after a restart), then queued ones,
+	// then synced ones that are due to sync again or to complete.
+	for _, state := range []model.MoveState{model.MoveRunning, model.MoveQueued, model.MoveSynced} {
 		queues := map[int64][]model.Move{}
 		for _, id := range w.order {
 			for _, m := range w.byJob[id] {
+				if m.State == model.MoveSynced && !rn.resyncDue(m, now) {
+					continue
+				}
 				if _, runs := running[m.ID]; m.State == state && !runs && !now.Before(held[m.ID]) {
 					queues[id] = append(queues[id], m)
 				}
@@ -220,6 +229,18 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 		}
 	}
 	return pending, nil
+}
+
+// resyncDue reports whether a synced move of a staged job is to be started
+// again: asked to complete or to cancel, or its last sync is older than
+// the resync interval. A synced move that is not due does not count as
+// pending: RunJobs of a staged job returns once every move is synced.
+func (rn *Runner) resyncDue(m model.Move, now time.Time) bool {
+	every := rn.Mover.Config.ResyncInterval
+	if every <= 0 {
+		every = time.Hour
+	}
+	return m.CompleteRequested || m.CancelRequested || !now.Before(m.LastSyncAt.Add(every))
 }
 
 // work is the unfinished moves of one round, by job, jobs oldest first.
@@ -442,8 +463,10 @@ func (rn *Runner) start(ctx context.Context, j model.Job, m model.Move, wg *sync
 // still running after N hours".
 func (rn *Runner) cancelOverdue(ctx context.Context, j model.Job, moves []model.Move) {
 	for _, m := range moves {
-		if m.CancelRequested || m.Phase.PastCutover() {
-			continue // asked already, or past its cut-over: it finishes
+		if m.CancelRequested || m.Phase.PastCutover() || j.Stage {
+			// Asked already, or past its cut-over: it finishes. A staged
+			// job waits for days by design: its moves are not overdue.
+			continue
 		}
 		actor := fmt.Sprintf("schedule (cancel after %d h)", j.CancelAfterHours)
 		if err := rn.DB.RequestCancel(ctx, m.ID, actor); err != nil && !errors.Is(err, db.ErrConflict) {
