@@ -449,6 +449,11 @@ func (r *run) finishAbandoned(ctx context.Context, state model.MoveState, reason
 	if !r.m.DirectoryUpdated.IsZero() {
 		return r.finishFailed(ctx, permanent(fmt.Errorf("%s after the directory update; source and target both kept: %s", state, reason)))
 	}
+	// A move cancelled before this run's preflight (one that waited,
+	// synced, or was resumed) knows its servers from its record.
+	if err := r.recordedServers(); err != nil {
+		return r.finishFailed(ctx, fmt.Errorf("%s (%s), but the partial copy cannot be removed from the target: %w", state, reason, err))
+	}
 	r.m.Phase = model.PhaseCleanup
 	r.m.Error = reason
 	if err := r.save(ctx); err != nil {

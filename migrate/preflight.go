@@ -80,3 +80,19 @@ func (r *run) recordedSource() error {
 	r.src = src
 	return nil
 }
+
+// recordedServers sets source and target from the move's record where this
+// run has not resolved them (its preflight did not run yet).
+func (r *run) recordedServers() error {
+	if r.dst.Name == "" && r.m.Target != "" {
+		dst, ok := r.mv.Config.Server(r.m.Target)
+		if !ok {
+			return permanent(fmt.Errorf("target server %q of this move is no longer in the configuration", r.m.Target))
+		}
+		r.dst = dst
+	}
+	if r.src.Name == "" && r.m.Source != "" {
+		return r.recordedSource()
+	}
+	return nil
+}

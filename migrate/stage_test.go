@@ -247,3 +247,50 @@ func TestStagedMove(t *testing.T) {
 		}
 	}
 }
+
+// TestStagedMoveCancel: cancelling a move waiting to complete removes its
+// copy from the target and leaves the source and the directory as they
+// were.
+func TestStagedMoveCancel(t *testing.T) {
+	ctx := context.Background()
+	e := newMemEnv(t, '/', '/', "alice")
+	var msgs []seedMsg
+	for i := 0; i < 5; i++ {
+		msgs = append(msgs, msg("INBOX", "hello", i))
+	}
+	e.seed(t, "alice", msgs)
+	before := manifest(t, e.src, "alice", "INBOX")
+	m := e.move(t, ctx, "alice", model.Job{Stage: true})
+	if m.State != model.MoveSynced {
+		t.Fatalf("staged move = %s (%s), want synced", m.State, m.Error)
+	}
+	if n := len(manifest(t, e.dst, "alice", "INBOX")); n != 5 {
+		t.Fatalf("target INBOX holds %d messages when synced, want 5", n)
+	}
+	if _, err := e.db.CancelMove(ctx, m.ID, "admin"); err != nil {
+		t.Fatalf("CancelMove() of a synced move = %v", err)
+	}
+	if m = e.runJob(t, ctx, m.JobID); m.State != model.MoveCancelled {
+		t.Fatalf("cancelled synced move = %s (%s), want cancelled", m.State, m.Error)
+	}
+	if n := len(manifest(t, e.dst, "alice", "INBOX")); n != 0 {
+		t.Errorf("target INBOX holds %d messages after the cancel, want the copy removed", n)
+	}
+	equalManifest(t, "source INBOX after the cancel", manifest(t, e.src, "alice", "INBOX"), before)
+	if u, err := e.dir.Lookup(ctx, "alice"); err != nil || u.Home != testenv.SrcHome {
+		t.Errorf("home after the cancel = %q, %v; want the source's", u.Home, err)
+	}
+	j, err := e.db.Job(ctx, m.JobID)
+	if err != nil || j.State != model.JobFailed {
+		t.Errorf("job after its only move was cancelled = %s, %v; want failed (nothing moved)", j.State, err)
+	}
+	// A completion of a finished move, or of a move of a job that is not
+	// staged, is refused.
+	if _, err := e.db.RequestComplete(ctx, m.ID, "admin"); err == nil {
+		t.Errorf("RequestComplete() of a cancelled move succeeded")
+	}
+	plain := e.move(t, ctx, "alice", model.Job{})
+	if _, err := e.db.RequestComplete(ctx, plain.ID, "admin"); err == nil || !strings.Contains(err.Error(), "not a staged move") {
+		t.Errorf("RequestComplete() of a plain move = %v, want 'not a staged move'", err)
+	}
+}
