@@ -63,6 +63,12 @@ func TestBrowserWizardNotifies(t *testing.T) {
 	if got := b.text("[data-testid=choice-notify]"); got != "e-mail to lead@example.org, ops@example.org and the webhook" {
 		t.Errorf("summary notify = %q", got)
 	}
+	// As an admin would: read the preflight result before starting.
+	status := browserPoll(b, "the preflight result", `(document.querySelector("[data-testid=preflight-user01] [data-field=status]")||{}).textContent||""`,
+		func(s string) bool { return s == "ok" || s == "warning" || s == "problem" })
+	if status != "ok" {
+		t.Fatalf("preflight of user01 = %s, want ok: %s", status, b.text("[data-testid=preflight]"))
+	}
 	b.submit("[data-testid=start]")
 	var jobID int64
 	if _, err := fmt.Sscanf(b.path(), "/jobs/%d", &jobID); err != nil {
