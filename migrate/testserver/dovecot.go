@@ -45,6 +45,9 @@ type DovecotOptions struct {
 	Users       map[string]string // uid -> password
 	AutoSpecial bool              // create and subscribe Sent, Drafts, Trash, Archive for each user
 	QuotaBytes  int64             // > 0: maildir quota with this storage limit, and IMAP QUOTA
+	// DoveadmAPIKey, if set, enables the doveadm HTTP API on 127.0.0.1 with this
+	// doveadm_api_key; Dovecot.DoveadmURL is its endpoint.
+	DoveadmAPIKey string
 }
 
 // Dovecot is a running Dovecot 2.3 IMAP server on 127.0.0.1.
@@ -58,12 +61,14 @@ type Dovecot struct {
 	Users          map[string]string // uid -> password, a copy of the options'
 	InstanceName   string            // unique; Dovecot puts it in its process titles
 	ConfigPath     string            // for doveadm -c
+	DoveadmURL     string            // the doveadm HTTP API endpoint, with DovecotOptions.DoveadmAPIKey
 	Pid            int               // the master process
 
-	baseDir  string // short path under /tmp: unix socket paths are limited to ~108 bytes
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed when cmd.Wait returned
-	stopOnce sync.Once
+	baseDir     string // short path under /tmp: unix socket paths are limited to ~108 bytes
+	doveadmPort int    // the doveadm HTTP listener's, with DovecotOptions.DoveadmAPIKey
+	cmd         *exec.Cmd
+	exited      chan struct{} // closed when cmd.Wait returned
+	stopOnce    sync.Once
 }
 
 // DovecotUsers returns n users user001…userNNN with the password "pw-<uid>", the convention
@@ -128,6 +133,10 @@ func StartDovecot(t testing.TB, opts DovecotOptions) *Dovecot {
 	for try := 1; ; try++ {
 		d.Port = FreePort(t)
 		d.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(d.Port))
+		if opts.DoveadmAPIKey != "" {
+			d.doveadmPort = FreePort(t)
+			d.DoveadmURL = fmt.Sprintf("http://127.0.0.1:%d/doveadm/v1", d.doveadmPort)
+		}
 		if err := os.WriteFile(d.ConfigPath, []byte(d.config(opts, uid)), 0o644); err != nil {
 			t.Fatalf("StartDovecot: write config: %v", err)
 		}
@@ -290,6 +299,15 @@ func (d *Dovecot) config(opts DovecotOptions, vmailUID int) string {
 		w("plugin {")
 		w("  quota = maildir:User quota")
 		w("  quota_rule = *:storage=%dB", opts.QuotaBytes)
+		w("}")
+	}
+	if opts.DoveadmAPIKey != "" {
+		w("doveadm_api_key = %s", opts.DoveadmAPIKey)
+		w("service doveadm {")
+		w("  inet_listener http {")
+		w("    address = 127.0.0.1")
+		w("    port = %d", d.doveadmPort)
+		w("  }")
 		w("}")
 	}
 	w("service imap-login {")
