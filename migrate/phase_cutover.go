@@ -52,6 +52,7 @@ func (r *run) cutover(ctx context.Context) error {
 		r.event(ctx, "cutover", fmt.Sprintf("%s changed from %s to %s", r.mv.Config.Directory.HomeAttr(), r.src.Home, r.dst.Home))
 		r.log.Info("directory updated", "from", r.src.Home, "to", r.dst.Home)
 		r.mv.crash("cutover")
+		r.endSourceSessions(ctx)
 	}
 	if err := r.waitPropagation(ctx); err != nil {
 		return err
