@@ -75,10 +75,10 @@ const (
 	// its cut-over.
 	PhaseResync  Phase = "resync"
 	PhaseCutover Phase = "cutover"
-	PhaseDelta     Phase = "delta"
-	PhaseRemove    Phase = "remove"
-	PhaseCleanup   Phase = "cleanup"
-	PhaseDone      Phase = "done"
+	PhaseDelta   Phase = "delta"
+	PhaseRemove  Phase = "remove"
+	PhaseCleanup Phase = "cleanup"
+	PhaseDone    Phase = "done"
 )
 
 // PastCutoverPhases are the phases of a move past its point of no return:
