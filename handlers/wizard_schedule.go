@@ -9,7 +9,8 @@ import (
 	"github.com/movewizard/movewizard/web"
 )
 
-// wizardSchedule is step 4: start time, cancel-after and moves at once.
+// wizardSchedule is step 4: start time, mode (and a staged job's
+// completion time), cancel-after and moves at once.
 // Times are the server's local time: the admin schedules the server's
 // work, and the browser's zone is unknown without scripts.
 func (s *Server) wizardSchedule(w http.ResponseWriter, r *http.Request) {
@@ -24,6 +25,13 @@ func (s *Server) wizardSchedule(w http.ResponseWriter, r *http.Request) {
 	f := web.WizardScheduleForm{When: "now", Parallel: strconv.Itoa(st.Parallel), Zone: zoneName(s.now())}
 	if !st.StartAt.IsZero() {
 		f.When, f.StartAt = "at", st.StartAt.In(time.Local).Format(web.DateTimeLocal)
+	}
+	f.Mode = "move"
+	if st.Stage {
+		f.Mode = "stage"
+	}
+	if !st.CompleteAt.IsZero() {
+		f.CompleteAt = st.CompleteAt.In(time.Local).Format(web.DateTimeLocal)
 	}
 	if st.CancelAfterHours > 0 {
 		f.CancelAfter = strconv.Itoa(st.CancelAfterHours)
@@ -45,7 +53,8 @@ func (s *Server) wizardScheduleSave(w http.ResponseWriter, r *http.Request) {
 	}
 	f := web.WizardScheduleForm{When: r.PostFormValue("when"), StartAt: r.PostFormValue("start_at"),
 		CancelAfter: r.PostFormValue("cancel_after"), Parallel: r.PostFormValue("parallel"), Zone: zoneName(s.now()),
-		NotifyEmails: r.PostFormValue("notify_emails"), NotifyWebhook: r.PostFormValue("notify_webhook") != ""}
+		NotifyEmails: r.PostFormValue("notify_emails"), NotifyWebhook: r.PostFormValue("notify_webhook") != "",
+		Mode: r.PostFormValue("mode"), CompleteAt: r.PostFormValue("complete_at")}
 	s.notifyFields(&f)
 	sch := f.Validate(s.now(), time.Local, wizardMaxCancelHours, wizardMaxParallel)
 	if f.HasError() {
@@ -53,6 +62,7 @@ func (s *Server) wizardScheduleSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.StartAt, st.CancelAfterHours, st.Parallel = sch.StartAt, sch.CancelAfterHours, sch.Parallel
+	st.Stage, st.CompleteAt = sch.Stage, sch.CompleteAt
 	st.Notify = &wizardNotify{Emails: sch.NotifyEmails, Webhook: sch.NotifyWebhook}
 	if err := s.saveWizard(r, st); err != nil {
 		s.renderError(w, r, err)

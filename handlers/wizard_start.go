@@ -39,7 +39,11 @@ func (s *Server) wizardStart(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	job := model.Job{CreatedBy: actor(r), Target: st.Target, Policy: st.Policy, Parallel: st.Parallel,
-		KeepSource: st.KeepSource, StartAt: st.StartAt, CancelAfterHours: st.CancelAfterHours}
+		KeepSource: st.KeepSource, StartAt: st.StartAt, CancelAfterHours: st.CancelAfterHours,
+		Stage: st.Stage}
+	if st.Stage {
+		job.CompleteAt = st.CompleteAt
+	}
 	if st.Policy == model.PolicySkip {
 		job.MaxBad = st.MaxBad
 	}

@@ -32,6 +32,10 @@ type wizardState struct {
 	StartAt          time.Time    `json:"start_at"` // zero: start now
 	CancelAfterHours int          `json:"cancel_after_hours"`
 	Parallel         int          `json:"parallel"`
+	// Stage: sync, then wait to complete; CompleteAt is when the staged
+	// job completes (zero: an admin completes it).
+	Stage      bool      `json:"stage,omitempty"`
+	CompleteAt time.Time `json:"complete_at,omitempty"`
 	// Notify is whom to tell about the job; nil until the schedule step
 	// is saved, meaning the configuration's defaults (notifyChoice).
 	Notify *wizardNotify `json:"notify,omitempty"`

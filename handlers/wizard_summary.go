@@ -40,6 +40,13 @@ func (s *Server) wizardSummary(w http.ResponseWriter, r *http.Request) {
 	if !st.StartAt.IsZero() {
 		v.Start = format.Time(st.StartAt)
 	}
+	v.Mode = "move now (copy, switch, remove)"
+	if st.Stage {
+		v.Mode, v.Complete = "sync, then wait to complete", "when an admin completes it (Complete now on the job page)"
+		if !st.CompleteAt.IsZero() {
+			v.Complete = "at " + format.Time(st.CompleteAt)
+		}
+	}
 	if st.CancelAfterHours > 0 {
 		v.CancelAfter = fmt.Sprintf("after %d hours", st.CancelAfterHours)
 	}

@@ -19,6 +19,11 @@ type WizardScheduleForm struct {
 	CancelAfter string // hours, "" for never
 	Parallel    string
 	Zone        string // the server's time zone name, shown beside the field
+	// Mode is "move" (copy, switch, remove in one go) or "stage" (sync,
+	// then wait until completed); CompleteAt is the staged job's optional
+	// completion time, datetime-local in the server's time zone.
+	Mode       string
+	CompleteAt string
 	// Notify: the e-mail recipients (comma-separated) and whether to call
 	// the webhook. CanEmail and CanWebhook say whether the configuration
 	// has an SMTP relay and webhooks; without them the fields are not
@@ -40,6 +45,8 @@ type WizardSchedule struct {
 	Parallel         int
 	NotifyEmails     []string
 	NotifyWebhook    bool
+	Stage            bool
+	CompleteAt       time.Time // zero: an admin completes the staged job
 }
 
 // HasError reports whether any field has an error.
@@ -82,6 +89,7 @@ func (f *WizardScheduleForm) Validate(now time.Time, loc *time.Location, maxCanc
 			sch.CancelAfterHours = n
 		}
 	}
+	f.validateMode(&sch, now, loc)
 	n, err := strconv.Atoi(strings.TrimSpace(f.Parallel))
 	if err != nil || n < 1 || n > maxParallel {
 		f.Errors.Set("parallel", fmt.Sprintf("Enter a number of moves at once from 1 to %d.", maxParallel))
@@ -96,6 +104,44 @@ func (f *WizardScheduleForm) Validate(now time.Time, loc *time.Location, maxCanc
 	}
 	sch.NotifyWebhook = f.CanWebhook && f.NotifyWebhook
 	return sch
+}
+
+// validateMode reads the mode and a staged job's completion time: after
+// the start time, not in the past, at most a year after now.
+func (f *WizardScheduleForm) validateMode(sch *WizardSchedule, now time.Time, loc *time.Location) {
+	switch f.Mode {
+	case "move", "":
+		// A form without the field (an older page) moves, as before.
+		return
+	case "stage":
+		sch.Stage = true
+	default:
+		f.Errors.Set("mode", "Choose to move now or to sync, then wait to complete.")
+		return
+	}
+	v := strings.TrimSpace(f.CompleteAt)
+	if v == "" {
+		return
+	}
+	t, err := parseLocal(v, loc)
+	start := now
+	if !sch.StartAt.IsZero() {
+		start = sch.StartAt
+	}
+	switch {
+	case err != nil:
+		f.Errors.Set("complete_at", fmt.Sprintf("Complete at: %q is not a date and time like 2030-01-31T18:00; leave it empty to complete by hand.", clip(v)))
+	case t.Before(now):
+		f.Errors.Set("complete_at", fmt.Sprintf("Complete at: %s is in the past; choose a later time or leave it empty to complete by hand.", v))
+	case !t.After(start):
+		f.Errors.Set("complete_at", fmt.Sprintf("Complete at: %s is not after the start time %s; the mailboxes must be synced first.",
+			v, start.In(loc).Format(DateTimeLocal)))
+	case t.After(now.AddDate(1, 0, 0)):
+		f.Errors.Set("complete_at", fmt.Sprintf("Complete at: %s is more than a year ahead; choose a time before %s.",
+			v, now.AddDate(1, 0, 0).In(loc).Format(DateTimeLocal)))
+	default:
+		sch.CompleteAt = t
+	}
 }
 
 // ParseRecipients reads comma-separated e-mail addresses (semicolons and

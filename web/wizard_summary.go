@@ -17,6 +17,8 @@ type WizardSummary struct {
 	Start       string // "now" or a local time
 	CancelAfter string // "never" or "after N hours"
 	Parallel    int
+	Mode        string   // "move now (copy, switch, remove)" or "sync, then wait to complete"
+	Complete    string   // a staged job's completion: a time, or "when an admin completes it"; "" for a move
 	Notify      string   // "e-mail to a@example.org and the webhook", or "nobody"
 	Notes       []string // users that will be skipped, and why
 	Rows        []PreflightRow
