@@ -17,7 +17,7 @@ type MoveSort string
 const (
 	SortCreated  MoveSort = ""         // creation order (move ID)
 	SortMailbox  MoveSort = "mailbox"  // uid
-	SortState    MoveSort = "state"    // running, queued, failed, abandoned, cancelled, done, already-there
+	SortState    MoveSort = "state"    // running, synced, queued, failed, abandoned, cancelled, done, already-there
 	SortProgress MoveSort = "progress" // stored bytes done over bytes total
 	SortErrors   MoveSort = "errors"   // with an error first, then by skipped items
 )
@@ -41,8 +41,8 @@ const maxPageRows = 1000
 
 // stateOrder ranks states for SortState: work in progress first, outcomes
 // that need attention next, successes last.
-const stateOrder = `CASE state WHEN 'running' THEN 0 WHEN 'queued' THEN 1 WHEN 'failed' THEN 2
-	WHEN 'abandoned' THEN 3 WHEN 'cancelled' THEN 4 WHEN 'done' THEN 5 WHEN 'already-there' THEN 6 ELSE 7 END`
+const stateOrder = `CASE state WHEN 'running' THEN 0 WHEN 'synced' THEN 1 WHEN 'queued' THEN 2 WHEN 'failed' THEN 3
+	WHEN 'abandoned' THEN 4 WHEN 'cancelled' THEN 5 WHEN 'done' THEN 6 WHEN 'already-there' THEN 7 ELSE 8 END`
 
 // progressOrder is a move's stored progress from 0 to 1, as its bar shows it.
 const progressOrder = `CASE WHEN bytes_total > 0 THEN CAST(min(bytes_done, bytes_total) AS REAL) / bytes_total

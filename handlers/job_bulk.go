@@ -92,8 +92,8 @@ func (s *Server) jobRetryAll(w http.ResponseWriter, r *http.Request) {
 	redirectFlash(w, r, back, out.summary("Retried")+note)
 }
 
-// jobMovesAction cancels or retries the mailboxes selected on the job page
-// (move=ID, repeated; action=cancel|retry).
+// jobMovesAction cancels, retries or completes the mailboxes selected on
+// the job page (move=ID, repeated; action=cancel|retry|complete).
 func (s *Server) jobMovesAction(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "job")
 	if err != nil {
@@ -101,8 +101,8 @@ func (s *Server) jobMovesAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action := r.PostFormValue("action")
-	if action != "cancel" && action != "retry" {
-		s.renderError(w, r, invalidf("%s is not an action on mailboxes; it is cancel or retry.", echo(action)))
+	if action != "cancel" && action != "retry" && action != "complete" {
+		s.renderError(w, r, invalidf("%s is not an action on mailboxes; it is cancel, retry or complete.", echo(action)))
 		return
 	}
 	ids, err := parseSelected(r.PostForm["move"])
@@ -111,8 +111,13 @@ func (s *Server) jobMovesAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	back := bulkBack(id, r.PostFormValue("back"))
-	if _, err := s.DB.Job(r.Context(), id); err != nil {
+	job, err := s.DB.Job(r.Context(), id)
+	if err != nil {
 		s.renderError(w, r, err)
+		return
+	}
+	if action == "complete" && !job.Stage {
+		s.render(w, r, http.StatusConflict, web.CompleteRefusedPage(s.page(r, "Not possible now", "jobs"), jobCompleteRefusal(job), back))
 		return
 	}
 	moves, err := s.DB.MovesByID(r.Context(), id, ids)
@@ -124,13 +129,16 @@ func (s *Server) jobMovesAction(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, invalidf("%d of the selected mailboxes are not in job %d.", len(ids)-len(moves), id))
 		return
 	}
-	verb := map[string]string{"cancel": "Cancel", "retry": "Retry"}[action]
+	verb := map[string]string{"cancel": "Cancel", "retry": "Retry", "complete": "Complete"}[action]
 	if r.PostFormValue("confirm") != "yes" {
 		c := bulkConfirm(fmt.Sprintf("%s %s?", verb, jobCount(len(moves))), moves, back)
 		c.Action = fmt.Sprintf("/jobs/%d/moves", id)
-		if action == "cancel" {
+		switch action {
+		case "complete":
+			c.Notes = append(c.Notes, completeNote, "Mailboxes still syncing complete as soon as they are synced; finished ones, and those being cancelled, are left as they are.")
+		case "cancel":
 			c.Notes = append(c.Notes, "Queued mailboxes will not move; running ones stop shortly, their partial copies are removed, and they stay on their source. Mailboxes past their cut-over (the directory already names the target) cannot be cancelled and finish their move.")
-		} else {
+		default:
 			c.Notes = append(c.Notes, retryNote(moves))
 		}
 		c.Fields = append(c.Fields, web.HiddenField{Name: "action", Value: action},
@@ -145,7 +153,17 @@ func (s *Server) jobMovesAction(w http.ResponseWriter, r *http.Request) {
 	for _, m := range moves {
 		var err error
 		refusal := retryRefusal
-		if action == "cancel" {
+		switch action {
+		case "complete":
+			_, err = s.DB.RequestComplete(r.Context(), m.ID, actor(r))
+			refusal = func(m model.Move, err error) string {
+				now, rerr := s.DB.Move(r.Context(), m.ID)
+				if rerr != nil {
+					now = m
+				}
+				return completeRefusal(job, now, err)
+			}
+		case "cancel":
 			var now model.Move
 			if now, err = s.DB.CancelMove(r.Context(), m.ID, actor(r)); err == nil && now.State == model.MoveCancelled {
 				s.publish(now) // ended without the runner: tell the live pages now
@@ -157,7 +175,7 @@ func (s *Server) jobMovesAction(w http.ResponseWriter, r *http.Request) {
 				}
 				return cancelRefusal(now, err)
 			}
-		} else {
+		default:
 			_, err = s.DB.RetryMove(r.Context(), m.ID, actor(r))
 		}
 		if !out.add(m, err, refusal) {
@@ -166,10 +184,7 @@ func (s *Server) jobMovesAction(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.Runner.Wake()
-	done := "Retried"
-	if action == "cancel" {
-		done = "Cancelling"
-	}
+	done := map[string]string{"cancel": "Cancelling", "retry": "Retried", "complete": "Completing"}[action]
 	redirectFlash(w, r, back, out.summary(done))
 }
 
@@ -232,7 +247,7 @@ func bulkConfirm(question string, moves []model.Move, back string) web.BulkConfi
 			c.More = len(moves) - i
 			break
 		}
-		c.Items = append(c.Items, m.UID+" ("+string(m.State)+")")
+		c.Items = append(c.Items, m.UID+" ("+m.State.Label()+")")
 	}
 	return c
 }

@@ -32,23 +32,32 @@ type reportJob struct {
 	State      model.JobState `json:"state"`
 	StartedAt  string         `json:"started_at,omitempty"`
 	FinishedAt string         `json:"finished_at,omitempty"`
+	// Stage: the job syncs, then waits to be completed; CompleteAt is its
+	// completion time, "" when an admin completes it.
+	Stage      bool   `json:"stage"`
+	CompleteAt string `json:"complete_at,omitempty"`
 }
 
 type reportMove struct {
-	MoveID          int64           `json:"move_id"`
-	UID             string          `json:"uid"`
-	Outcome         string          `json:"outcome"`
-	Source          string          `json:"source"`
-	Target          string          `json:"target"`
-	MsgsCopied      int64           `json:"messages_copied"`
-	MsgsTotal       int64           `json:"messages_total"`
-	BytesCopied     int64           `json:"bytes_copied"`
-	BytesTotal      int64           `json:"bytes_total"`
-	Skipped         int             `json:"skipped"`
-	StartedAt       string          `json:"started_at,omitempty"`
-	FinishedAt      string          `json:"finished_at,omitempty"`
-	DurationSeconds float64         `json:"duration_seconds"`
-	Error           string          `json:"error,omitempty"`
+	MoveID          int64   `json:"move_id"`
+	UID             string  `json:"uid"`
+	Outcome         string  `json:"outcome"`
+	Source          string  `json:"source"`
+	Target          string  `json:"target"`
+	MsgsCopied      int64   `json:"messages_copied"`
+	MsgsTotal       int64   `json:"messages_total"`
+	BytesCopied     int64   `json:"bytes_copied"`
+	BytesTotal      int64   `json:"bytes_total"`
+	Skipped         int     `json:"skipped"`
+	StartedAt       string  `json:"started_at,omitempty"`
+	FinishedAt      string  `json:"finished_at,omitempty"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	Error           string  `json:"error,omitempty"`
+	// A staged move's syncs, and the cut-over window (directory update to
+	// the end of the final delta) in milliseconds: null until measured.
+	LastSyncAt      string          `json:"last_sync_at,omitempty"`
+	Syncs           int             `json:"syncs"`
+	CutoverWindowMS *int64          `json:"cutover_window_ms"`
 	SkippedItems    []reportSkipped `json:"skipped_items"`
 	RenamedFolders  []reportRename  `json:"renamed_folders"`
 }
@@ -95,7 +104,7 @@ func (s *Server) buildJobReport(ctx context.Context, id int64) (jobReport, error
 		Job: reportJob{ID: job.ID, CreatedBy: job.CreatedBy, CreatedAt: reportTime(job.CreatedAt),
 			Target: job.Target, Policy: job.Policy, MaxBad: job.MaxBad, Parallel: job.Parallel,
 			KeepSource: job.KeepSource, State: job.State, StartedAt: reportTime(job.StartedAt),
-			FinishedAt: reportTime(job.FinishedAt)},
+			FinishedAt: reportTime(job.FinishedAt), Stage: job.Stage, CompleteAt: reportTime(job.CompleteAt)},
 		Mailboxes:      []reportMove{},
 		ClientSettings: []reportClient{},
 	}
@@ -107,7 +116,11 @@ func (s *Server) buildJobReport(ctx context.Context, id int64) (jobReport, error
 		rm := reportMove{MoveID: m.ID, UID: m.UID, Outcome: string(m.State), Source: m.Source, Target: m.Target,
 			MsgsCopied: m.MsgsDone, MsgsTotal: m.MsgsTotal, BytesCopied: m.BytesDone, BytesTotal: m.BytesTotal,
 			Skipped: m.Skipped, StartedAt: reportTime(m.StartedAt), FinishedAt: reportTime(m.FinishedAt),
-			Error: m.Error, SkippedItems: []reportSkipped{}}
+			Error: m.Error, LastSyncAt: reportTime(m.LastSyncAt), Syncs: m.Syncs, SkippedItems: []reportSkipped{}}
+		if d := m.CutoverWindow(); d > 0 {
+			ms := d.Milliseconds()
+			rm.CutoverWindowMS = &ms
+		}
 		if !m.StartedAt.IsZero() && !m.FinishedAt.IsZero() {
 			rm.DurationSeconds = m.FinishedAt.Sub(m.StartedAt).Round(time.Millisecond).Seconds()
 		}

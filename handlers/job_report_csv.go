@@ -16,7 +16,8 @@ var reportCSVHeader = []string{"record", "uid", "outcome", "source", "target",
 	"started_at", "finished_at", "duration_seconds", "error",
 	"folder", "message_uid", "message_id", "subject", "date", "size",
 	"old_server", "old_address", "new_server", "new_address",
-	"target_folder", "reason"}
+	"target_folder", "reason",
+	"last_sync_at", "syncs", "cutover_window_ms"}
 
 // utf8BOM makes Excel read the file as UTF-8 (folder names and subjects
 // are often not ASCII); other spreadsheets ignore it.
@@ -63,7 +64,8 @@ func writeReportCSV(buf *bytes.Buffer, rep jobReport) error {
 			"messages_copied": strconv.FormatInt(m.MsgsCopied, 10), "messages_total": strconv.FormatInt(m.MsgsTotal, 10),
 			"bytes_copied": strconv.FormatInt(m.BytesCopied, 10), "bytes_total": strconv.FormatInt(m.BytesTotal, 10),
 			"skipped": strconv.Itoa(m.Skipped), "started_at": m.StartedAt, "finished_at": m.FinishedAt,
-			"duration_seconds": strconv.FormatFloat(m.DurationSeconds, 'f', -1, 64), "error": m.Error})
+			"duration_seconds": strconv.FormatFloat(m.DurationSeconds, 'f', -1, 64), "error": m.Error,
+			"last_sync_at": m.LastSyncAt, "syncs": strconv.Itoa(m.Syncs), "cutover_window_ms": reportMS(m.CutoverWindowMS)})
 	}
 	for _, m := range rep.Mailboxes {
 		for _, it := range m.SkippedItems {
@@ -84,6 +86,14 @@ func writeReportCSV(buf *bytes.Buffer, rep jobReport) error {
 			"old_server": c.OldServer, "old_address": c.OldAddress, "new_server": c.NewServer, "new_address": c.NewAddress})
 	}
 	return csv.NewWriter(buf).WriteAll(rows)
+}
+
+// reportMS is a measured duration in milliseconds, "" when not measured.
+func reportMS(ms *int64) string {
+	if ms == nil {
+		return ""
+	}
+	return strconv.FormatInt(*ms, 10)
 }
 
 // csvSafe defuses spreadsheet formulas: a cell starting with = + - @ (or a

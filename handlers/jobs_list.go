@@ -11,7 +11,7 @@ import (
 )
 
 // moveStates orders mailbox counts the same way on every page.
-var moveStates = []model.MoveState{model.MoveQueued, model.MoveRunning, model.MoveDone, model.MoveAlreadyThere,
+var moveStates = []model.MoveState{model.MoveQueued, model.MoveRunning, model.MoveSynced, model.MoveDone, model.MoveAlreadyThere,
 	model.MoveFailed, model.MoveAbandoned, model.MoveCancelled}
 
 // jobsList shows every job, or those in one state, newest first.

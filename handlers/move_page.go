@@ -35,6 +35,6 @@ func (s *Server) movePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := s.page(r, "Mailbox "+m.UID, "jobs")
-	v := web.MoveView{Job: job, Move: m, Events: events, Skipped: skipped, CanAct: p.IsAdmin()}
+	v := web.MoveView{Job: job, Move: m, Events: events, Skipped: skipped, CanAct: p.IsAdmin(), Now: s.now()}
 	s.render(w, r, http.StatusOK, web.MovePage(p, v))
 }

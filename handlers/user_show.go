@@ -41,12 +41,17 @@ func (s *Server) userPage(w http.ResponseWriter, r *http.Request) {
 		row := userMoveRow(m)
 		if m.Unfinished() && v.Current == nil {
 			v.Current = &row
-			if m.State == model.MoveQueued {
-				if j, err := s.DB.Job(r.Context(), m.JobID); err == nil {
+			if j, err := s.DB.Job(r.Context(), m.JobID); err == nil {
+				if m.State == model.MoveQueued {
 					v.CurrentStarts = web.StartsIn(j.StartAt, s.now())
-				} else {
-					s.logger().Error("user page: job of the queued move", "job", m.JobID, "err", err)
 				}
+				if !m.CompleteRequested {
+					v.CurrentCompletes = web.JobCompletes(j, s.now())
+				} else if j.Stage {
+					v.CurrentCompletes = "is completing (asked to complete)"
+				}
+			} else {
+				s.logger().Error("user page: job of the unfinished move", "job", m.JobID, "err", err)
 			}
 		}
 		v.Moves = append(v.Moves, row)
@@ -64,5 +69,6 @@ func userMoveRow(m model.Move) web.UserMoveRow {
 		MsgsDone: m.MsgsDone, MsgsTotal: m.MsgsTotal,
 		BytesDone: m.BytesDone, BytesTotal: m.BytesTotal,
 		Skipped: m.Skipped, Error: m.Error, Attempt: m.Attempt,
+		LastSyncAt: m.LastSyncAt,
 	}
 }

@@ -46,6 +46,15 @@ type StateCount struct {
 	Count int
 }
 
+// Text is the pill's text: "done 3"; synced moves read "3 synced,
+// waiting" (live.js writes the same from the totals).
+func (c StateCount) Text() string {
+	if c.State == model.MoveSynced {
+		return strconv.Itoa(c.Count) + " synced, waiting"
+	}
+	return string(c.State) + " " + strconv.Itoa(c.Count)
+}
+
 // JobView is the job page's model: the job, its totals and one page of its
 // moves as Query selects them.
 type JobView struct {
@@ -267,6 +276,7 @@ type MoveView struct {
 	Events  []model.Event
 	Skipped []model.SkippedItem
 	CanAct  bool
+	Now     time.Time // for "completes in …"
 }
 
 // Move states in which the per-mailbox buttons apply; live.js shows and

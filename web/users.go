@@ -60,7 +60,11 @@ type UserStatus struct {
 	// job starts, if it waits for its start time (StartsIn).
 	Current       *UserMoveRow
 	CurrentStarts string
-	Moves   []UserMoveRow // newest first
+	// CurrentCompletes says, for a staged move, when it completes:
+	// "completes 2026-12-12 22:00:00 CET (in 4d 3h)" or "waits for an
+	// admin to complete it".
+	CurrentCompletes string
+	Moves            []UserMoveRow // newest first
 }
 
 // UserMoveRow is one move of the user.
@@ -76,6 +80,7 @@ type UserMoveRow struct {
 	Skipped               int
 	Error                 string
 	Attempt               int
+	LastSyncAt            time.Time // a staged move's last sync; zero before it
 }
 
 func (m UserMoveRow) MoveLink() string { return fmt.Sprintf("/moves/%d", m.MoveID) }

@@ -66,12 +66,17 @@
   }
   function byTestID(id) { return document.querySelector("[data-testid=" + id + "]"); }
   function setID(id, value) { var el = byTestID(id); if (el && el.textContent !== value) el.textContent = value; }
+  // stateLabel is model.MoveState.Label: a state as the page shows it.
+  var stateLabels = { synced: "synced, waiting to complete" };
+  function stateLabel(state) { return stateLabels[state] || state; }
+  // pillText is web.StateCount.Text.
+  function pillText(c) { return c.state === "synced" ? c.count + " synced, waiting" : c.state + " " + c.count; }
   function apply(p) {
     var row = rows[String(p.move_id)];
     if (!row) return;
     row.setAttribute("data-state", p.state);
     var st = row.querySelector("[data-field=state]");
-    if (st) { st.textContent = p.state; st.className = "state state-" + p.state; }
+    if (st) { st.textContent = stateLabel(p.state); st.className = "state state-" + p.state; }
     setText(row, "phase", p.phase || "");
     setText(row, "folder", p.folder || "");
     setText(row, "msgs", p.msgs_done + " / " + p.msgs_total);
@@ -114,7 +119,7 @@
         var pill = document.createElement("span");
         pill.className = "pill state-" + c.state;
         pill.setAttribute("data-testid", "count-" + c.state);
-        pill.textContent = c.state + " " + c.count;
+        pill.textContent = pillText(c);
         states.appendChild(pill);
         states.appendChild(document.createTextNode(" "));
       });
