@@ -47,7 +47,7 @@ type itSetup struct {
 	homes    map[string]string // uid -> mailHost; default itSrcHome
 }
 
-func itNewEnv(t *testing.T, s itSetup) *itEnv {
+func itNewEnv(t testing.TB, s itSetup) *itEnv {
 	t.Helper()
 	pw := map[string]string{}
 	var ldapUsers []testserver.SlapdUser
@@ -89,7 +89,7 @@ func (e *itEnv) mover(progress func(model.Move)) *migrate.Mover {
 }
 
 // createJob records a job moving users to dst.
-func (e *itEnv) createJob(t *testing.T, job model.Job, users ...string) model.Job {
+func (e *itEnv) createJob(t testing.TB, job model.Job, users ...string) model.Job {
 	t.Helper()
 	job.Target, job.CreatedBy = "dst", "integration-test"
 	if job.Policy == "" {
@@ -148,7 +148,7 @@ func (e *itEnv) seed(t *testing.T, d *testserver.Dovecot, user string, o itCorpu
 }
 
 // itDial logs in to d as user through the master user.
-func itDial(t *testing.T, d *testserver.Dovecot, user string) *imapclient.Client {
+func itDial(t testing.TB, d *testserver.Dovecot, user string) *imapclient.Client {
 	t.Helper()
 	c, err := imapclient.DialInsecure(d.Addr, nil)
 	if err != nil {
