@@ -23,11 +23,16 @@ func CompleteShown(j model.Job, m model.Move) bool {
 // JobCompletes says when a staged job completes: "completes 2026-12-12
 // 22:00:00 UTC (in 4d 3h)", "completes now (its completion time … came)"
 // once it came, or "waits for an admin to complete it" without a
-// completion time; "" for a job that is not staged.
+// completion time; for a finished job, how it was to complete; "" for a
+// job that is not staged.
 func JobCompletes(j model.Job, now time.Time) string {
 	switch {
 	case !j.Stage:
 		return ""
+	case !j.State.Open() && j.CompleteAt.IsZero():
+		return "by an admin (Complete now)"
+	case !j.State.Open():
+		return "at " + format.Time(j.CompleteAt) + " or by an admin"
 	case j.CompleteAt.IsZero():
 		return "waits for an admin to complete it"
 	case !j.CompleteAt.After(now):

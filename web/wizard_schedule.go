@@ -107,7 +107,8 @@ func (f *WizardScheduleForm) Validate(now time.Time, loc *time.Location, maxCanc
 }
 
 // validateMode reads the mode and a staged job's completion time: after
-// the start time, not in the past, at most a year after now.
+// the start time, not in the past, at most a year after now. A staged job
+// takes no cancel-after.
 func (f *WizardScheduleForm) validateMode(sch *WizardSchedule, now time.Time, loc *time.Location) {
 	switch f.Mode {
 	case "move", "":
@@ -115,6 +116,12 @@ func (f *WizardScheduleForm) validateMode(sch *WizardSchedule, now time.Time, lo
 		return
 	case "stage":
 		sch.Stage = true
+		if sch.CancelAfterHours > 0 {
+			// The runner never cancels a staged job's moves for running
+			// long: they wait by design. Say so rather than drop the value.
+			f.Errors.Set("cancel_after", fmt.Sprintf("Cancel after: %d hours does not apply to a staged job, which waits until it is completed; leave it empty.", sch.CancelAfterHours))
+			sch.CancelAfterHours = 0
+		}
 	default:
 		f.Errors.Set("mode", "Choose to move now or to sync, then wait to complete.")
 		return

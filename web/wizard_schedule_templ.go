@@ -110,7 +110,7 @@ func WizardSchedulePage(p Page, f WizardScheduleForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<label for=\"cancel_after\">Cancel moves still running after this many hours (1–48; empty for never)</label> <input type=\"number\" id=\"cancel_after\" name=\"cancel_after\" min=\"1\" max=\"48\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<label for=\"cancel_after\">Cancel moves still running after this many hours (1–48; empty for never; not for a staged job, which waits until completed)</label> <input type=\"number\" id=\"cancel_after\" name=\"cancel_after\" min=\"1\" max=\"48\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
