@@ -267,10 +267,16 @@ func kickAnswer(k config.Kick, uid string, data []byte) error {
 	return fmt.Errorf("%s: the answer has no reply tagged %q", k, kickTag)
 }
 
-// endSourceSessions runs the source's kick action right after the
-// directory update (see the top of this file). Its outcome is an event of
+// endSourceSessions runs the source's kick action, if it has one, right
+// after the directory update (see the top of this file). Its outcome is an event of
 // the move; a failure is also logged, and the move goes on.
 func (r *run) endSourceSessions(ctx context.Context) {
+	if !r.src.Kick.Configured() {
+		return
+	}
+	// The mover's own connections are sessions of the user too: they are
+	// closed first rather than cut, and the delta pass dials again.
+	r.closeConns()
 	outcome, err := kickSessions(ctx, r.src, r.m.UID, kickTimeout)
 	switch {
 	case err != nil:

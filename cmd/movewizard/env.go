@@ -93,9 +93,26 @@ func (e *env) progress(m model.Move) {
 	fmt.Fprintln(e.out, line)
 }
 
+// summary says which moves a command reports and which outcome it wants.
+type summary struct {
+	show func(model.Move) bool // nil: every move of the jobs
+	ok   func(model.Move) bool // the outcome wanted
+	not  string                // says what the others are not, for the exit error
+}
+
+// movedOrWaiting is what move and resume want: every mailbox moved (or
+// already on the target), or, in a staged job, synced and waiting to
+// complete. not names the others.
+func movedOrWaiting(not string) summary {
+	return summary{ok: func(m model.Move) bool { return moved(m) || m.State == model.MoveSynced }, not: not}
+}
+
+func moved(m model.Move) bool { return m.State == model.MoveDone || m.State == model.MoveAlreadyThere }
+
 // runJobs runs jobs one after another (each job's moves in parallel) and
-// prints a summary. Any mailbox not moved makes the exit code 1.
-func (e *env) runJobs(ctx context.Context, jobs []int64, stdout io.Writer) error {
+// prints a summary. Any mailbox without the outcome sum wants makes the
+// exit code 1.
+func (e *env) runJobs(ctx context.Context, jobs []int64, stdout io.Writer, sum summary) error {
 	e.out = stdout
 	rn := &migrate.Runner{Mover: e.mover(), DB: e.db, Log: e.log}
 	failed := 0
@@ -107,12 +124,15 @@ func (e *env) runJobs(ctx context.Context, jobs []int64, stdout io.Writer) error
 	}
 	fmt.Fprintf(stdout, "\nsummary:\n")
 	for _, m := range moves {
-		fmt.Fprintf(stdout, "  job %-3d %-12s %-13s %d msgs %s, %d skipped", m.JobID, m.UID, m.State, m.MsgsDone, format.Bytes(m.BytesDone), m.Skipped)
+		if sum.show != nil && !sum.show(m) {
+			continue
+		}
+		fmt.Fprintf(stdout, "  job %-3d %-12s %-13s %d msgs %s, %d skipped", m.JobID, m.UID, m.State.Label(), m.MsgsDone, format.Bytes(m.BytesDone), m.Skipped)
 		if m.Error != "" {
 			fmt.Fprintf(stdout, "  (%s)", m.Error)
 		}
 		fmt.Fprintln(stdout)
-		if m.State != model.MoveDone && m.State != model.MoveAlreadyThere {
+		if !sum.ok(m) {
 			failed++
 		}
 		msgs += m.MsgsDone
@@ -122,7 +142,7 @@ func (e *env) runJobs(ctx context.Context, jobs []int64, stdout io.Writer) error
 	fmt.Fprintf(stdout, "\n%d messages, %s in %.1fs (%.0f msgs/s, %s)\n", msgs, format.Bytes(bytes), secs,
 		float64(msgs)/secs, format.Rate(float64(bytes)/secs))
 	if failed > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d mailboxes not moved", failed)}
+		return &exitError{code: 1, err: fmt.Errorf("%d mailboxes %s", failed, sum.not)}
 	}
 	return nil
 }

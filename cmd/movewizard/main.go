@@ -53,6 +53,8 @@ const usage = `movewizard moves mailboxes between IMAP servers and re-homes user
 Usage:
   movewizard demo   [-database FILE]
   movewizard move   -config FILE -target NAME (-users a,b | -users-file FILE) [flags]
+  movewizard move   -config FILE -target NAME -stage [-complete-at TIME] (-users … | -users-file …)
+  movewizard complete -config FILE (-job N | -move N)
   movewizard resume -config FILE
   movewizard check  -config FILE [-user UID]
   movewizard serve  -config FILE
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdMove(ctx, args[1:], stdout, stderr)
 	case "resume":
 		return cmdResume(ctx, args[1:], stdout, stderr)
+	case "complete":
+		return cmdComplete(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
 	case "cancel":

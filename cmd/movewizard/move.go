@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/model"
+	"github.com/movewizard/movewizard/web/format"
 )
 
 func cmdMove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -27,12 +29,17 @@ func cmdMove(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	maxBad := fs.Int("max-bad", 0, "with -policy skip: the most items skipped per mailbox before it is abandoned")
 	parallel := fs.Int("parallel", 4, "mailboxes moved at once (1-30)")
 	keepSource := fs.Bool("keep-source", false, "keep the source content after a verified move (default: remove it)")
+	stage := fs.Bool("stage", false, "sync, then wait: copy each mailbox and keep it synced, the directory and source untouched, until movewizard complete (or -complete-at)")
+	completeAt := fs.String("complete-at", "", `with -stage: when the mailboxes complete, RFC 3339 ("2026-12-12T22:00:00+01:00") or local "2006-01-02 15:04"; default: wait for movewizard complete`)
 	verbose := fs.Bool("v", false, "log every step to stderr")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: movewizard move -config FILE -target NAME (-users a,b | -users-file FILE) [flags]\n\n"+
 			"Moves each user's mailbox to the target server, updates the directory and removes the\n"+
 			"source content after verification. Exit 0 when every mailbox moved, 1 when any did not,\n"+
-			"2 for bad usage or configuration. Running it again resumes unfinished moves.\n\n")
+			"2 for bad usage or configuration. Running it again resumes unfinished moves.\n\n"+
+			"With -stage it only copies: it returns (exit 0) once every mailbox is synced and waiting to\n"+
+			"complete, the directory and the source untouched; movewizard complete (or -complete-at)\n"+
+			"then switches them over with a short final pass.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -63,6 +70,17 @@ func cmdMove(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *parallel < 1 || *parallel > 30 {
 		return usageErr("move: -parallel must be between 1 and 30, not %d", *parallel)
 	}
+	var completeTime time.Time
+	if *completeAt != "" {
+		if !*stage {
+			return usageErr("move: -complete-at needs -stage")
+		}
+		t, err := parseCompleteAt(*completeAt, time.Now())
+		if err != nil {
+			return usageErr("move: -complete-at: %v", err)
+		}
+		completeTime = t
+	}
 	uids, err := userList(*users, *usersFile)
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("move: %w", err)}
@@ -90,19 +108,33 @@ func cmdMove(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if m.Target != *target {
 			return &exitError{code: 1, err: fmt.Errorf("move: %q has an unfinished move to %s in job %d; resume or cancel that first", uid, m.Target, m.JobID)}
 		}
-		fmt.Fprintf(stdout, "%s: resuming unfinished move (job %d, phase %s)\n", uid, m.JobID, orDash(m.Phase))
+		j, err := env.db.Job(ctx, m.JobID)
+		if err != nil {
+			return err
+		}
+		if j.Stage && !*stage {
+			return &exitError{code: 1, err: fmt.Errorf("move: %q has a staged move in job %d (%s); complete it with movewizard complete -move %d, or cancel it first",
+				uid, m.JobID, m.State.Label(), m.ID)}
+		}
+		if !j.Stage && *stage {
+			return &exitError{code: 1, err: fmt.Errorf("move: %q has an unfinished move in job %d that is not staged; resume or cancel that first", uid, m.JobID)}
+		}
+		fmt.Fprintf(stdout, "%s: resuming unfinished move (job %d, %s, phase %s)\n", uid, m.JobID, m.State.Label(), orDash(m.Phase))
 		jobs = appendUnique(jobs, m.JobID)
 	}
 	if len(fresh) > 0 {
 		job, err := env.db.CreateJob(ctx, model.Job{CreatedBy: osUser(), Target: *target, Policy: policy,
-			MaxBad: *maxBad, Parallel: *parallel, KeepSource: *keepSource}, fresh)
+			MaxBad: *maxBad, Parallel: *parallel, KeepSource: *keepSource, Stage: *stage, CompleteAt: completeTime}, fresh)
 		if err != nil {
 			return fmt.Errorf("move: %w", err)
 		}
-		fmt.Fprintf(stdout, "job %d: %d mailboxes to %s, policy %s\n", job.ID, len(fresh), *target, policy)
+		fmt.Fprintf(stdout, "job %d: %d mailboxes to %s, policy %s%s\n", job.ID, len(fresh), *target, policy, stageNote(job))
 		jobs = append(jobs, job.ID)
 	}
-	return env.runJobs(ctx, jobs, stdout)
+	if *stage {
+		return env.runJobs(ctx, jobs, stdout, movedOrWaiting("not synced"))
+	}
+	return env.runJobs(ctx, jobs, stdout, movedOrWaiting("not moved"))
 }
 
 func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -137,7 +169,7 @@ func cmdResume(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stdout, "nothing to resume")
 		return nil
 	}
-	return env.runJobs(ctx, jobs, stdout)
+	return env.runJobs(ctx, jobs, stdout, movedOrWaiting("not moved"))
 }
 
 // userList reads uids from -users and -users-file, refusing duplicates and
@@ -200,6 +232,34 @@ func userList(list, file string) ([]string, error) {
 		return nil, fmt.Errorf("%s: no users", file)
 	}
 	return uids, nil
+}
+
+// stageNote describes a staged job's completion for the job line.
+func stageNote(j model.Job) string {
+	switch {
+	case !j.Stage:
+		return ""
+	case j.CompleteAt.IsZero():
+		return ", staged: sync, then wait for movewizard complete"
+	}
+	return ", staged: sync, then complete at " + format.Time(j.CompleteAt)
+}
+
+// parseCompleteAt reads -complete-at: RFC 3339, or "2006-01-02 15:04" in
+// local time. A time that has passed is refused: the mailboxes would
+// complete as soon as they are synced, which -complete-at is not for.
+func parseCompleteAt(s string, now time.Time) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t, err = time.ParseInLocation("2006-01-02 15:04", s, time.Local)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a time like \"2026-12-12 22:00\" (local) or \"2026-12-12T22:00:00+01:00\"", s)
+	}
+	if !t.After(now) {
+		return time.Time{}, fmt.Errorf("%q has passed; leave -complete-at out and run movewizard complete when the mailboxes should switch", s)
+	}
+	return t, nil
 }
 
 func osUser() string {
