@@ -307,3 +307,54 @@ func TestStageHelp(t *testing.T) {
 		t.Errorf("run(help) = %q, want the complete command listed", stdout)
 	}
 }
+
+// A mailbox that cannot be synced makes move -stage exit 1; complete -move
+// completes one mailbox of the job and reports only that one.
+func TestStageFailedMailboxAndCompleteMove(t *testing.T) {
+	t.Parallel()
+	s := startServers(t, 1)
+	uid := s.users[0]
+	seed(t, s.src, uid)
+	want := manifest(t, s.src, uid)
+	checkSeeded(t, uid, want)
+	cfg := s.config(t, "stagefail.db")
+	dbPath := filepath.Join(s.dir, "stagefail.db")
+	const ghost = "ghost01" // not in the directory
+
+	r := runBinary(t, s.childEnv(), "move", "-config", cfg, "-target", "dst", "-users", uid+","+ghost, "-stage",
+		"-complete-at", "2099-01-02T03:04:00Z")
+	if code := exitStatus(r.err); code != 1 || !strings.Contains(r.stderr, "1 mailboxes not synced") {
+		t.Fatalf("movewizard move -stage with an unknown user: want exit 1 and \"1 mailboxes not synced\", got %s", r)
+	}
+	if !stagedSummary(uid).MatchString(r.stdout) || !summaryLine(ghost, model.MoveFailed).MatchString(r.stdout) {
+		t.Errorf("movewizard move -stage stdout = %q, want %s synced and %s failed", r.stdout, uid, ghost)
+	}
+	if !strings.Contains(r.stdout, "staged: sync, then complete at ") {
+		t.Errorf("movewizard move -stage -complete-at stdout = %q, want the job line to give the completion time", r.stdout)
+	}
+	m := moveOf(t, dbPath, uid)
+	d, err := db.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := d.Job(context.Background(), m.JobID)
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantAt := time.Date(2099, 1, 2, 3, 4, 0, 0, time.UTC); !j.Stage || !j.CompleteAt.Equal(wantAt) {
+		t.Errorf("job %d: stage %t, complete at %v; want staged, completing at %v", j.ID, j.Stage, j.CompleteAt, wantAt)
+	}
+
+	r = runBinary(t, s.childEnv(), "complete", "-config", cfg, "-move", fmt.Sprint(m.ID))
+	if r.err != nil {
+		t.Fatalf("movewizard complete -move %d: want exit 0, got %s", m.ID, r)
+	}
+	if !strings.Contains(r.stdout, fmt.Sprintf("move %d (%s): completion requested", m.ID, uid)) || !summaryDone(uid).MatchString(r.stdout) {
+		t.Errorf("movewizard complete -move stdout = %q, want the request and %s done", r.stdout, uid)
+	}
+	if _, sum, _ := strings.Cut(r.stdout, "summary:"); strings.Contains(sum, ghost) {
+		t.Errorf("movewizard complete -move stdout = %q, want only %s in the summary", r.stdout, uid)
+	}
+	assertMoved(t, s, uid, want)
+}
