@@ -50,6 +50,7 @@ const (
 	kickNotConfigured kickOutcome = iota // the server has no kick action
 	kickEnded                            // the sessions were ended
 	kickNoSessions                       // the action ran; the user had no session open
+	kickFailed                           // the action failed or was not run (the error says why)
 )
 
 // errNoSessions is what the kick helpers return for exitNoUser.
@@ -61,12 +62,13 @@ var errKickTimeout = errors.New("kick timed out")
 // KickSessions ends uid's open IMAP and POP sessions on s with the
 // server's kick action. kicked is false, with no error, when s has none;
 // it is true when the action ran, also when the user had no session open
-// (doveadm kick's exit code 68, "no users kicked"). The uid is refused if a command or Dovecot's user mask could read it as
-// something else: empty, starting with '-', with a control character or
-// with a wildcard ('*', '?').
+// (doveadm kick's exit code 68, "no users kicked"). The uid is refused if
+// a command or Dovecot's user mask could read it as something else:
+// empty, starting with '-', with a control character or with a wildcard
+// ('*', '?').
 func KickSessions(ctx context.Context, s config.Server, uid string) (kicked bool, err error) {
 	outcome, err := kickSessions(ctx, s, uid, kickTimeout)
-	return outcome != kickNotConfigured, err
+	return outcome == kickEnded || outcome == kickNoSessions, err
 }
 
 func kickSessions(ctx context.Context, s config.Server, uid string, timeout time.Duration) (kickOutcome, error) {
@@ -75,7 +77,7 @@ func kickSessions(ctx context.Context, s config.Server, uid string, timeout time
 		return kickNotConfigured, nil
 	}
 	if err := checkKickUID(uid); err != nil {
-		return kickNotConfigured, fmt.Errorf("end the sessions of %q on %s: %w", uid, s.Name, err)
+		return kickFailed, fmt.Errorf("end the sessions of %q on %s: %w", uid, s.Name, err)
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errKickTimeout)
 	defer cancel()
@@ -89,7 +91,7 @@ func kickSessions(ctx context.Context, s config.Server, uid string, timeout time
 		return kickNoSessions, nil
 	}
 	if err != nil {
-		return kickNotConfigured, fmt.Errorf("end the sessions of %q on %s: %w", uid, s.Name, err)
+		return kickFailed, fmt.Errorf("end the sessions of %q on %s: %w", uid, s.Name, err)
 	}
 	return kickEnded, nil
 }

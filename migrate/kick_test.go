@@ -53,11 +53,11 @@ func TestKickCommand(t *testing.T) {
 	}{
 		{"ended", "exit 0", kickEnded, nil},
 		{"no sessions (exit 68, as doveadm kick)", "echo 'no users kicked' >&2; exit 68", kickNoSessions, nil},
-		{"failure with stderr", "echo 'anvil: connection refused' >&2; echo ignored; exit 3", kickNotConfigured,
+		{"failure with stderr", "echo 'anvil: connection refused' >&2; echo ignored; exit 3", kickFailed,
 			[]string{`end the sessions of "user001" on src: kick_command [`, "exited with status 3: anvil: connection refused"}},
-		{"failure with stdout only", "echo 'said on stdout'; exit 1", kickNotConfigured,
+		{"failure with stdout only", "echo 'said on stdout'; exit 1", kickFailed,
 			[]string{"exited with status 1: said on stdout"}},
-		{"killed by a signal", "kill -TERM $$", kickNotConfigured, []string{"ended by signal: terminated"}},
+		{"killed by a signal", "kill -TERM $$", kickFailed, []string{"ended by signal: terminated"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,14 +188,14 @@ func TestKickHTTP(t *testing.T) {
 	}{
 		{"ended", 200, `[["doveadmResponse",[{"result":"user001"}],"mw1"]]`, kickEnded, nil},
 		{"no sessions", 200, `[["error",{"type":"exitCode", "exitCode":68},"mw1"]]`, kickNoSessions, nil},
-		{"doveadm error", 200, `[["error",{"type":"exitCode", "exitCode":75},"mw1"]]`, kickNotConfigured,
+		{"doveadm error", 200, `[["error",{"type":"exitCode", "exitCode":75},"mw1"]]`, kickFailed,
 			[]string{`doveadm kick "user001" failed (exitCode, exit code 75)`}},
-		{"refused key", 401, "", kickNotConfigured, []string{"answered 401 Unauthorized"}},
-		{"server error with a body", 500, "internal trouble\n", kickNotConfigured, []string{"answered 500 Internal Server Error: internal trouble"}},
-		{"not JSON", 200, "<html>proxy</html>", kickNotConfigured, []string{"not a doveadm reply"}},
-		{"another tag", 200, `[["doveadmResponse",[],"other"]]`, kickNotConfigured, []string{`no reply tagged "mw1"`}},
-		{"unknown reply", 200, `[["surprise",{},"mw1"]]`, kickNotConfigured, []string{`unexpected reply "surprise"`}},
-		{"redirect", 302, "", kickNotConfigured, []string{"answered 302 Found"}},
+		{"refused key", 401, "", kickFailed, []string{"answered 401 Unauthorized"}},
+		{"server error with a body", 500, "internal trouble\n", kickFailed, []string{"answered 500 Internal Server Error: internal trouble"}},
+		{"not JSON", 200, "<html>proxy</html>", kickFailed, []string{"not a doveadm reply"}},
+		{"another tag", 200, `[["doveadmResponse",[],"other"]]`, kickFailed, []string{`no reply tagged "mw1"`}},
+		{"unknown reply", 200, `[["surprise",{},"mw1"]]`, kickFailed, []string{`unexpected reply "surprise"`}},
+		{"redirect", 302, "", kickFailed, []string{"answered 302 Found"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
