@@ -52,8 +52,11 @@ func (r *run) cutover(ctx context.Context) error {
 		r.event(ctx, "cutover", fmt.Sprintf("%s changed from %s to %s", r.mv.Config.Directory.HomeAttr(), r.src.Home, r.dst.Home))
 		r.log.Info("directory updated", "from", r.src.Home, "to", r.dst.Home)
 		r.mv.crash("cutover")
-		r.endSourceSessions(ctx)
 	}
+	// Still in this phase after the directory update: end the user's
+	// sessions on the source (again, after a crash here: a second kick
+	// finds none, a missed one would leave them on the old server).
+	r.endSourceSessions(ctx)
 	if err := r.waitPropagation(ctx); err != nil {
 		return err
 	}
