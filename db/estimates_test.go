@@ -68,3 +68,38 @@ func TestStartNow(t *testing.T) {
 		t.Errorf("StartNow() of no job = %v, want not found", err)
 	}
 }
+
+// TestSyncedFlagsAndModSeq: a sync's record of flags replaces the last
+// one's, and its HIGHESTMODSEQ holds only under the UIDVALIDITY it was read
+// for.
+func TestSyncedFlagsAndModSeq(t *testing.T) {
+	ctx := context.Background()
+	d := mustOpenDB(t)
+	_, ms := mustCreateJob(t, d, "alice")
+	f, err := d.AddFolder(ctx, Folder{MoveID: ms[0].ID, Source: "INBOX", Target: "INBOX"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SaveSyncedFlags(ctx, f.ID, map[uint32]string{1: `\seen`, 2: ""}, 7, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SaveSyncedFlags(ctx, f.ID, map[uint32]string{2: `\flagged`}, 7, 1<<41); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.SyncedFlags(ctx, f.ID)
+	if err != nil || len(got) != 1 || got[2] != `\flagged` {
+		t.Errorf("SyncedFlags() = %v, %v; want only the last record", got, err)
+	}
+	if m, err := d.SyncedModSeq(ctx, f.ID, 7); err != nil || m != 1<<41 {
+		t.Errorf("SyncedModSeq(7) = %d, %v; want %d", m, err, uint64(1<<41))
+	}
+	if m, err := d.SyncedModSeq(ctx, f.ID, 8); err != nil || m != 0 {
+		t.Errorf("SyncedModSeq of another UIDVALIDITY = %d, %v; want 0", m, err)
+	}
+	if err := d.SaveSyncedFlags(ctx, f.ID, nil, 7, 0); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := d.SyncedModSeq(ctx, f.ID, 7); err != nil || m != 0 {
+		t.Errorf("SyncedModSeq() after a sync without one = %d, %v; want 0", m, err)
+	}
+}

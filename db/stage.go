@@ -162,11 +162,21 @@ func (d *DB) CompleteRequested(ctx context.Context, moveID int64) (bool, error) 
 
 // SaveSyncedFlags records, for a folder's copies, the flags the last sync
 // before the cut-over left on both sides (source UID -> flag key),
-// replacing what was recorded.
-func (d *DB) SaveSyncedFlags(ctx context.Context, folderID int64, flags map[uint32]string) error {
+// replacing what was recorded, and the source folder's HIGHESTMODSEQ when
+// that sync began under its UIDVALIDITY (modseq 0: none known).
+func (d *DB) SaveSyncedFlags(ctx context.Context, folderID int64, flags map[uint32]string, uidValidity uint32, modseq uint64) error {
 	return execTx(ctx, d, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM synced_flags WHERE folder_id = ?`, folderID); err != nil {
 			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM synced_modseq WHERE folder_id = ?`, folderID); err != nil {
+			return err
+		}
+		if modseq > 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO synced_modseq (folder_id, uidvalidity, modseq) VALUES (?,?,?)`,
+				folderID, uidValidity, int64(modseq)); err != nil {
+				return err
+			}
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO synced_flags (folder_id, source_uid, flags) VALUES (?,?,?)`)
 		if err != nil {
@@ -212,4 +222,16 @@ func (d *DB) StartResync(ctx context.Context, moveID int64) (bool, error) {
 	}
 	n, err := res.RowsAffected()
 	return n > 0, err
+}
+
+// SyncedModSeq returns the HIGHESTMODSEQ SaveSyncedFlags recorded for a
+// folder, or 0 when none was, or it was for another UIDVALIDITY.
+func (d *DB) SyncedModSeq(ctx context.Context, folderID int64, uidValidity uint32) (uint64, error) {
+	var v uint32
+	var modseq int64
+	err := d.sql.QueryRowContext(ctx, `SELECT uidvalidity, modseq FROM synced_modseq WHERE folder_id = ?`, folderID).Scan(&v, &modseq)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && v != uidValidity) {
+		return 0, nil
+	}
+	return uint64(modseq), err
 }

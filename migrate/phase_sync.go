@@ -51,7 +51,11 @@ func (r *run) syncFolderState(ctx context.Context, f *db.Folder, after bool) err
 	if err != nil {
 		return err
 	}
-	sel, err := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true}).Wait()
+	// A staged move syncs again and again: where the source has CONDSTORE,
+	// a sync after the first reads only the flags changed since the last
+	// one's HIGHESTMODSEQ (the rest are as that sync recorded them).
+	condstore := r.job.Stage && sc.caps.Has(imap.CapCondStore)
+	sel, err := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true, CondStore: condstore}).Wait()
 	if isNo(err) {
 		return nil // the folder went away; verification already accepted that
 	}
@@ -61,19 +65,45 @@ func (r *run) syncFolderState(ctx context.Context, f *db.Folder, after bool) err
 	if sel.UIDValidity != f.SourceUIDValidity {
 		return nil // the next verification round starts the folder over
 	}
-	srcFlags, err := fetchFlags(sc, imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}, sel.NumMessages)
-	if err != nil {
-		return fmt.Errorf("flags in %q: %w", f.Source, err)
-	}
 	copies, err := r.mv.DB.Copies(ctx, f.ID)
 	if err != nil {
 		return err
 	}
+	// base is what the last sync before the cut-over left on both sides
+	// (staged moves); record is whether this sync records what it leaves.
+	var base map[uint32]string
+	var since uint64
+	if r.job.Stage {
+		if base, err = r.mv.DB.SyncedFlags(ctx, f.ID); err != nil {
+			return err
+		}
+		if condstore && sel.HighestModSeq > 0 {
+			if since, err = r.mv.DB.SyncedModSeq(ctx, f.ID, sel.UIDValidity); err != nil {
+				return err
+			}
+		}
+	}
+	var srcFlags map[imap.UID][]imap.Flag
+	var only map[uint32]bool // nil: every copy is compared
+	if since > 0 {
+		srcFlags, only, err = changedFlags(sc, sel.NumMessages, since, copies, base)
+	} else {
+		srcFlags, err = fetchFlags(sc, imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}, sel.NumMessages)
+	}
+	if err != nil {
+		return fmt.Errorf("flags in %q: %w", f.Source, err)
+	}
 	var targets imap.UIDSet
 	for _, c := range copies {
-		if c.State == db.CopyDone && c.TargetUID != 0 {
+		if c.State == db.CopyDone && c.TargetUID != 0 && (only == nil || only[c.SourceUID]) {
 			targets.AddNum(imap.UID(c.TargetUID))
 		}
+	}
+	record := r.job.Stage && !after
+	if len(targets) == 0 && record && only != nil {
+		// Nothing changed since the last sync: its record stands, with
+		// the new HIGHESTMODSEQ.
+		return r.mv.DB.SaveSyncedFlags(ctx, f.ID, base, sel.UIDValidity, sel.HighestModSeq)
 	}
 	if len(targets) == 0 {
 		return nil
@@ -89,15 +119,6 @@ func (r *run) syncFolderState(ctx context.Context, f *db.Folder, after bool) err
 	if err != nil {
 		return fmt.Errorf("flags in target %q: %w", f.Target, err)
 	}
-	// base is what the last sync before the cut-over left on both sides;
-	// record is what this sync leaves, for a staged move's final delta.
-	var base map[uint32]string
-	if after {
-		if base, err = r.mv.DB.SyncedFlags(ctx, f.ID); err != nil {
-			return err
-		}
-	}
-	record := r.job.Stage && !after
 	synced := map[uint32]string{}
 	changes := map[string]imap.UIDSet{} // wanted flags -> target UIDs
 	wanted := map[string][]imap.Flag{}
@@ -105,6 +126,12 @@ func (r *run) syncFolderState(ctx context.Context, f *db.Folder, after bool) err
 	conflicts, keptOnTarget := 0, 0
 	for _, c := range copies {
 		if c.State != db.CopyDone || c.TargetUID == 0 {
+			continue
+		}
+		if only != nil && !only[c.SourceUID] {
+			if b, ok := base[c.SourceUID]; ok && record {
+				synced[c.SourceUID] = b // unchanged since the last sync
+			}
 			continue
 		}
 		sf, ok := srcFlags[imap.UID(c.SourceUID)]
@@ -187,11 +214,70 @@ func (r *run) syncFolderState(ctx context.Context, f *db.Folder, after bool) err
 		r.event(ctx, "deleted-on-source-kept", fmt.Sprintf("%s: %d messages deleted on the source around the switch were kept on the target, where they had been changed", f.Source, keptOnTarget))
 	}
 	if record {
-		if err := r.mv.DB.SaveSyncedFlags(ctx, f.ID, synced); err != nil {
+		if err := r.mv.DB.SaveSyncedFlags(ctx, f.ID, synced, sel.UIDValidity, sel.HighestModSeq); err != nil {
 			return err
 		}
 	}
 	return unselect(dc)
+}
+
+// changedFlags reads what a sync needs of the selected source folder when
+// the last sync recorded its HIGHESTMODSEQ (since): which messages are
+// still there (UID SEARCH ALL) and the flags of those changed since (FETCH
+// CHANGEDSINCE), or that the last sync did not record. It returns the
+// flags it read and the source UIDs of the copies to look at: changed,
+// gone, or without a record; the others are as recorded in base.
+func changedFlags(c *conn, exists uint32, since uint64, copies map[uint32]db.Copy, base map[uint32]string) (map[imap.UID][]imap.Flag, map[uint32]bool, error) {
+	flags := map[imap.UID][]imap.Flag{}
+	only := map[uint32]bool{}
+	present := map[imap.UID]bool{}
+	if exists > 0 {
+		res, err := c.c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, u := range res.AllUIDs() {
+			present[u] = true
+		}
+		fetch := c.c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true, ChangedSince: since})
+		for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
+			buf, err := msg.Collect()
+			if err != nil {
+				fetch.Close()
+				return nil, nil, err
+			}
+			flags[buf.UID] = buf.Flags
+		}
+		if err := fetch.Close(); err != nil {
+			return nil, nil, err
+		}
+	}
+	var unknown imap.UIDSet
+	for _, cp := range copies {
+		if cp.State != db.CopyDone || cp.TargetUID == 0 {
+			continue
+		}
+		u := imap.UID(cp.SourceUID)
+		_, changed := flags[u]
+		_, recorded := base[cp.SourceUID]
+		switch {
+		case !present[u] || changed:
+			only[cp.SourceUID] = true
+		case !recorded:
+			only[cp.SourceUID] = true
+			unknown.AddNum(u)
+		}
+	}
+	if len(unknown) > 0 {
+		more, err := fetchFlags(c, unknown, exists)
+		if err != nil {
+			return nil, nil, err
+		}
+		for u, f := range more {
+			flags[u] = f
+		}
+	}
+	return flags, only, nil
 }
 
 // fetchFlags returns UID -> FLAGS of the selected folder's messages in set.
