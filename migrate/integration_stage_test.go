@@ -258,9 +258,25 @@ func TestIntegrationStagedMoveBusyUser(t *testing.T) {
 			t.Errorf("%q is on the target but the user expunged it (or never appended it)", s)
 		}
 	}
+	// What stays on the source: mail the user deleted on the target before
+	// the move had read its copy back (kept, as it was never verified), or
+	// what a source action that ended after the final delta began left.
 	left := itSnap(t, e.src, "alice").total()
-	if left > 0 && !late {
-		t.Errorf("%d messages left on the source although every action there ended before the final delta", left)
+	sc := itDial(t, e.src, "alice")
+	sel, err := sc.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leftMsgs []*imapclient.FetchMessageBuffer
+	if sel.NumMessages > 0 {
+		if leftMsgs, err = sc.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{Envelope: true}).Collect(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, lm := range leftMsgs {
+		if s := lm.Envelope.Subject; !late && !a.expunged[s] {
+			t.Errorf("%q was left on the source although every action there ended before the final delta and the user did not delete it", s)
+		}
 	}
 	if left > 0 {
 		events, err := e.db.Events(ctx, m.ID)

@@ -115,6 +115,26 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 		return "", err
 	}
 	bad, altered := compareSizes(want, onTarget)
+	if !r.m.DirectoryUpdated.IsZero() {
+		// After the cut-over the target is the user's mailbox: a copy the
+		// target acknowledged (APPENDUID) that is gone now was deleted by
+		// the user. It is not sent again (that would bring back what they
+		// deleted). Its source goes with the other verified sources if it
+		// was verified before; if not, it stays on the source, where the
+		// removal's source-kept event names it.
+		gone := map[uint32]bool{}
+		bad = slices.DeleteFunc(bad, func(c db.Copy) bool {
+			if c.TargetUID != 0 {
+				gone[c.SourceUID] = true
+				return true
+			}
+			return false
+		})
+		if len(gone) > 0 {
+			want = slices.DeleteFunc(want, func(c db.Copy) bool { return gone[c.SourceUID] })
+			r.event(ctx, "deleted-on-target", fmt.Sprintf("%q: %d messages deleted on the target by the user after the switch are not copied again", f.Source, len(gone)))
+		}
+	}
 	if len(bad) > 0 {
 		if err := r.forgetBad(ctx, f, bad); err != nil {
 			return "", err

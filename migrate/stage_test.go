@@ -294,3 +294,53 @@ func TestStagedMoveCancel(t *testing.T) {
 		t.Errorf("RequestComplete() of a plain move = %v, want 'not a staged move'", err)
 	}
 }
+
+// TestUserDeletesOnTargetAfterSwitch: once the directory names the target,
+// a message the user deletes there is not copied again by the delta pass's
+// verification, and its source goes with the other verified sources.
+func TestUserDeletesOnTargetAfterSwitch(t *testing.T) {
+	for _, stage := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stage=%v", stage), func(t *testing.T) {
+			ctx := context.Background()
+			e := newMemEnv(t, '/', '/', "alice")
+			var msgs []seedMsg
+			for i := 0; i < 5; i++ {
+				msgs = append(msgs, msg("INBOX", "hello", i))
+			}
+			e.seed(t, "alice", msgs)
+			mv := e.mover()
+			acted := false
+			mv.Crash = func(point string) {
+				if point != "cutover" || acted {
+					return
+				}
+				acted = true
+				stageClient(t, e.cfg.Servers[1].Address, "alice", func(c *imapclient.Client) {
+					stageDelete(t, c, "INBOX", "hello 2")
+				})
+			}
+			j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test", Stage: stage},
+				[]string{"alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := runWith(t, e, mv, j.ID)
+			if stage {
+				if _, err := e.db.CompleteJob(ctx, j.ID, "admin"); err != nil {
+					t.Fatal(err)
+				}
+				m = runWith(t, e, mv, j.ID)
+			}
+			if m.State != model.MoveDone || !acted {
+				t.Fatalf("move = %s (%s), user acted %v; want done", m.State, m.Error, acted)
+			}
+			got := stageFlags(t, e, true, "INBOX")
+			if _, back := got["hello 2"]; back || len(got) != 4 {
+				t.Errorf("target INBOX = %v, want the 4 messages the user kept", got)
+			}
+			if left := stageFlags(t, e, false, "INBOX"); len(left) != 0 {
+				t.Errorf("source INBOX = %v, want it emptied", left)
+			}
+		})
+	}
+}
