@@ -62,11 +62,7 @@ func (d *DB) CancelMove(ctx context.Context, moveID int64, actor string) (model.
 	var m model.Move
 	err := execTx(ctx, d, func(tx *sql.Tx) error {
 		var err error
-		m, err = scanMove(tx.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, moveID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("move %d: %w", moveID, ErrNotFound)
-		}
-		if err != nil {
+		if m, err = moveIn(ctx, tx, moveID); err != nil {
 			return err
 		}
 		if !m.Unfinished() {
@@ -130,12 +126,15 @@ func (d *DB) TakeCutover(ctx context.Context, m model.Move) error {
 	})
 }
 
-// StartMove marks a queued move running. It reports false, changing
-// nothing, when the move is no longer queued: it was cancelled (or
-// otherwise settled) after the runner read it.
+// StartMove marks a queued move running, or a synced one (a staged move
+// waiting to complete) running again in phase resync. It reports false,
+// changing nothing, when the move is neither any more: it was cancelled
+// (or otherwise settled) after the runner read it.
 func (d *DB) StartMove(ctx context.Context, moveID int64) (bool, error) {
-	res, err := d.sql.ExecContext(ctx, `UPDATE moves SET state = 'running', started_at = ?, error = ''
-		WHERE id = ? AND state = 'queued'`, formatTime(d.Now()), moveID)
+	res, err := d.sql.ExecContext(ctx, `UPDATE moves SET state = 'running', error = '',
+		started_at = CASE WHEN state = 'queued' THEN ? ELSE started_at END,
+		phase = CASE WHEN state = 'synced' THEN 'resync' ELSE phase END
+		WHERE id = ? AND state IN ('queued', 'synced')`, formatTime(d.Now()), moveID)
 	if err != nil {
 		return false, fmt.Errorf("start move %d: %w", moveID, err)
 	}
@@ -183,7 +182,7 @@ func (d *DB) CancelJob(ctx context.Context, id int64, actor string) (JobCancel, 
 				WHERE id = ?`, formatTime(now), cancelledQueued, mid); err != nil {
 				return err
 			}
-			m, err := scanMove(tx.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, mid))
+			m, err := moveIn(ctx, tx, mid)
 			if err != nil {
 				return err
 			}
@@ -257,8 +256,8 @@ func openJobTx(ctx context.Context, tx *sql.Tx, id int64) error {
 	return nil
 }
 
-func queryIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]int64, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
+func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

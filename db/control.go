@@ -79,11 +79,7 @@ func (d *DB) RetryMove(ctx context.Context, id int64, actor string) (model.Move,
 	var m model.Move
 	err := execTx(ctx, d, func(tx *sql.Tx) error {
 		var err error
-		m, err = scanMove(tx.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("move %d: %w", id, ErrNotFound)
-		}
-		if err != nil {
+		if m, err = moveIn(ctx, tx, id); err != nil {
 			return err
 		}
 		switch m.State {

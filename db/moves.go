@@ -30,9 +30,20 @@ func scanMove(row interface{ Scan(...any) error }) (model.Move, error) {
 	return m, err
 }
 
-// model.Move returns one move.
+// querier is the database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Move returns one move.
 func (d *DB) Move(ctx context.Context, id int64) (model.Move, error) {
-	m, err := scanMove(d.sql.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, id))
+	return moveIn(ctx, d.sql, id)
+}
+
+// moveIn reads one move through q; a missing one is ErrNotFound.
+func moveIn(ctx context.Context, q querier, id int64) (model.Move, error) {
+	m, err := scanMove(q.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return model.Move{}, fmt.Errorf("move %d: %w", id, ErrNotFound)
 	}
@@ -56,7 +67,11 @@ func (d *DB) UnfinishedMoves(ctx context.Context) ([]model.Move, error) {
 }
 
 func (d *DB) queryMoves(ctx context.Context, query string, args ...any) ([]model.Move, error) {
-	rows, err := d.sql.QueryContext(ctx, query, args...)
+	return queryMovesIn(ctx, d.sql, query, args...)
+}
+
+func queryMovesIn(ctx context.Context, q querier, query string, args ...any) ([]model.Move, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

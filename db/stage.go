@@ -27,11 +27,7 @@ func (d *DB) RequestComplete(ctx context.Context, moveID int64, actor string) (m
 	var m model.Move
 	err := execTx(ctx, d, func(tx *sql.Tx) error {
 		var err error
-		m, err = scanMove(tx.QueryRowContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE id = ?`, moveID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("move %d: %w", moveID, ErrNotFound)
-		}
-		if err != nil {
+		if m, err = moveIn(ctx, tx, moveID); err != nil {
 			return err
 		}
 		return requestComplete(ctx, tx, d.Now(), &m, actor)
@@ -70,44 +66,23 @@ func requestComplete(ctx context.Context, tx *sql.Tx, now time.Time, m *model.Mo
 func (d *DB) CompleteJob(ctx context.Context, jobID int64, actor string) (int, error) {
 	n := 0
 	err := execTx(ctx, d, func(tx *sql.Tx) error {
-		var stage int
-		var state model.JobState
-		err := tx.QueryRowContext(ctx, `SELECT stage, state FROM jobs WHERE id = ?`, jobID).Scan(&stage, &state)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("job %d: %w", jobID, ErrNotFound)
+		if err := openJobTx(ctx, tx, jobID); err != nil {
+			return err
 		}
-		if err != nil {
+		var stage int
+		if err := tx.QueryRowContext(ctx, `SELECT stage FROM jobs WHERE id = ?`, jobID).Scan(&stage); err != nil {
 			return err
 		}
 		if stage == 0 {
 			return fmt.Errorf("job %d is not staged: its moves complete by themselves: %w", jobID, ErrConflict)
 		}
-		if !state.Open() {
-			return fmt.Errorf("job %d is %s: %w", jobID, state.Label(), ErrConflict)
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+moveColumns+` FROM moves WHERE job_id = ? AND state IN `+openStates+`
-			AND complete_requested = 0 AND cancel_requested = 0 ORDER BY id`, jobID)
+		moves, err := queryMovesIn(ctx, tx, `SELECT `+moveColumns+` FROM moves WHERE job_id = ? AND state IN `+openStates+`
+			AND complete_requested = 0 AND cancel_requested = 0 AND phase NOT IN `+pastCutover+` ORDER BY id`, jobID)
 		if err != nil {
-			return err
-		}
-		var moves []model.Move
-		for rows.Next() {
-			m, err := scanMove(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			moves = append(moves, m)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		now := d.Now()
 		for i := range moves {
-			if moves[i].Phase.PastCutover() {
-				continue
-			}
 			if err := requestComplete(ctx, tx, now, &moves[i], actor); err != nil {
 				return err
 			}
@@ -122,24 +97,11 @@ func (d *DB) CompleteJob(ctx context.Context, jobID int64, actor string) (int, e
 // has come to complete (the runner calls it each round), and returns how
 // many it asked.
 func (d *DB) CompleteDue(ctx context.Context, now time.Time) (int, error) {
-	var jobs []int64
-	rows, err := d.sql.QueryContext(ctx, `SELECT j.id FROM jobs j WHERE j.stage = 1 AND j.complete_at != ''
+	jobs, err := queryIDs(ctx, d.sql, `SELECT j.id FROM jobs j WHERE j.stage = 1 AND j.complete_at != ''
 		AND j.complete_at <= ? AND j.state IN ('queued', 'running') AND EXISTS (SELECT 1 FROM moves m
-		WHERE m.job_id = j.id AND m.state IN `+openStates+` AND m.complete_requested = 0 AND m.cancel_requested = 0)`,
-		formatTime(now))
+		WHERE m.job_id = j.id AND m.state IN `+openStates+` AND m.complete_requested = 0 AND m.cancel_requested = 0
+		AND m.phase NOT IN `+pastCutover+`)`, formatTime(now))
 	if err != nil {
-		return 0, err
-	}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		jobs = append(jobs, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	total := 0
@@ -209,19 +171,6 @@ func (d *DB) SyncedFlags(ctx context.Context, folderID int64) (map[uint32]string
 		out[uid] = f
 	}
 	return out, rows.Err()
-}
-
-// StartResync marks a synced move running again, in phase resync. It
-// reports false, changing nothing, when the move is no longer synced (it
-// was settled after the runner read it).
-func (d *DB) StartResync(ctx context.Context, moveID int64) (bool, error) {
-	res, err := d.sql.ExecContext(ctx, `UPDATE moves SET state = 'running', phase = 'resync', error = ''
-		WHERE id = ? AND state = 'synced'`, moveID)
-	if err != nil {
-		return false, fmt.Errorf("resync move %d: %w", moveID, err)
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
 }
 
 // SyncedModSeq returns the HIGHESTMODSEQ SaveSyncedFlags recorded for a

@@ -84,9 +84,11 @@ func (mv *Mover) Run(ctx context.Context, job model.Job, m model.Move) (model.Mo
 	// then the connections are closed, failing whatever still waits.
 	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(mv.drain(), r.live.closeAll) })
 	defer stopDrain()
-	if r.m.State == model.MoveQueued {
-		// Only a move still queued starts: one cancelled after the runner
-		// read it stays cancelled (db.CancelMove ends queued moves at once).
+	if r.m.State == model.MoveQueued || r.m.State == model.MoveSynced {
+		// Only a move still queued (or synced: a staged move waiting to
+		// complete, which syncs again, phase_stage.go) starts: one
+		// cancelled after the runner read it stays cancelled
+		// (db.CancelMove ends queued moves at once).
 		started, err := mv.DB.StartMove(ctx, r.m.ID)
 		if err != nil {
 			return r.m, err
@@ -96,27 +98,16 @@ func (mv *Mover) Run(ctx context.Context, job model.Job, m model.Move) (model.Mo
 			if err != nil {
 				return r.m, err
 			}
-			r.log.Info("move not started: no longer queued", "state", now.State)
+			r.log.Info("move not started: no longer queued or synced", "state", now.State)
 			return now, nil
 		}
-		r.m.State, r.m.StartedAt, r.m.Error = model.MoveRunning, mv.now(), ""
-		r.publish()
-		r.event(ctx, "start", "move started")
-	}
-	if r.m.State == model.MoveSynced {
-		// A staged move waiting to complete syncs again (phase_stage.go).
-		started, err := mv.DB.StartResync(ctx, r.m.ID)
-		if err != nil {
-			return r.m, err
+		if r.m.State == model.MoveQueued {
+			r.m.StartedAt = mv.now()
+			r.event(ctx, "start", "move started")
+		} else {
+			r.m.Phase = model.PhaseResync
 		}
-		if !started {
-			now, err := mv.DB.Move(ctx, r.m.ID)
-			if err != nil {
-				return r.m, err
-			}
-			return now, nil
-		}
-		r.m.State, r.m.Phase, r.m.Error = model.MoveRunning, model.PhaseResync, ""
+		r.m.State, r.m.Error = model.MoveRunning, ""
 		r.publish()
 	}
 	var waitingSince time.Time
