@@ -128,56 +128,38 @@ func (r *run) syncFolderState(ctx context.Context, f *db.Folder, after bool) err
 		if c.State != db.CopyDone || c.TargetUID == 0 {
 			continue
 		}
+		b, hasBase := base[c.SourceUID]
 		if only != nil && !only[c.SourceUID] {
-			if b, ok := base[c.SourceUID]; ok && record {
+			if hasBase && record {
 				synced[c.SourceUID] = b // unchanged since the last sync
 			}
 			continue
 		}
-		sf, ok := srcFlags[imap.UID(c.SourceUID)]
+		sf, inSource := srcFlags[imap.UID(c.SourceUID)]
 		df, onTarget := dstFlags[imap.UID(c.TargetUID)]
-		if !ok {
-			if after {
-				// Deleted on the source since the last sync: removed from
-				// the target too, unless the user already changed the copy
-				// there (or it is newer than that sync).
-				b, synced := base[c.SourceUID]
-				if !onTarget {
-					gone = append(gone, c.SourceUID) // gone from both sides
-					continue
-				}
-				if !synced || b != flagKey(df) {
-					keptOnTarget++
-					continue
-				}
-			}
-			gone = append(gone, c.SourceUID)
-			goneTarget = append(goneTarget, c.TargetUID)
-			continue
-		}
-		if !onTarget {
-			continue // verification checks presence
-		}
 		key := flagKey(sf)
-		if record {
+		if inSource && onTarget && record {
 			synced[c.SourceUID] = key
 		}
-		if key == flagKey(df) {
-			continue
+		var last *string
+		if hasBase {
+			last = &b
 		}
-		if after {
-			b, synced := base[c.SourceUID]
-			if !synced || key == b {
-				continue // the source did not change it since the last sync: the target's stands
-			}
-			if flagKey(df) != b {
-				conflicts++ // both changed it: the target, the user's mailbox now, wins
-				continue
-			}
+		switch syncAction(after, inSource, key, onTarget, flagKey(df), last) {
+		case syncSetFlags:
+			set := changes[key]
+			set.AddNum(imap.UID(c.TargetUID))
+			changes[key], wanted[key] = set, copyFlags(sf)
+		case syncConflict:
+			conflicts++
+		case syncRemove:
+			gone = append(gone, c.SourceUID)
+			goneTarget = append(goneTarget, c.TargetUID)
+		case syncForget:
+			gone = append(gone, c.SourceUID)
+		case syncKeepOnTarget:
+			keptOnTarget++
 		}
-		set := changes[key]
-		set.AddNum(imap.UID(c.TargetUID))
-		changes[key], wanted[key] = set, copyFlags(sf)
 	}
 	for key, set := range changes {
 		err := dc.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsSet, Silent: true, Flags: wanted[key]}, nil).Close()
@@ -219,6 +201,48 @@ func (r *run) syncFolderState(ctx context.Context, f *db.Folder, after bool) err
 		}
 	}
 	return unselect(dc)
+}
+
+// What a sync does with one copy (syncAction).
+const (
+	syncNothing      = iota
+	syncSetFlags     // the target's flags become the source's
+	syncConflict     // both sides changed them since the last sync: the target's stand
+	syncRemove       // gone from the source: removed from the target, the copy forgotten
+	syncForget       // gone from both sides: the copy forgotten
+	syncKeepOnTarget // gone from the source, but changed on the target since: kept there
+)
+
+// syncAction decides what a sync does with one copy, from the source's and
+// the target's flag keys ("" when the message is not there) and, for the
+// final delta pass of a staged move (after), what the last sync before the
+// cut-over left on both sides (base; nil when it did not see the copy).
+// Before the cut-over the source is the user's mailbox and wins. After it
+// the target is theirs: a change made only on the source since base is
+// carried, one made on the target too is kept.
+func syncAction(after, inSource bool, src string, onTarget bool, dst string, base *string) int {
+	if !after {
+		switch {
+		case !inSource:
+			return syncRemove
+		case !onTarget || src == dst:
+			return syncNothing
+		}
+		return syncSetFlags
+	}
+	switch {
+	case !inSource && !onTarget:
+		return syncForget
+	case !inSource && (base == nil || *base != dst):
+		return syncKeepOnTarget
+	case !inSource:
+		return syncRemove
+	case !onTarget || src == dst || base == nil || src == *base:
+		return syncNothing
+	case dst != *base:
+		return syncConflict
+	}
+	return syncSetFlags
 }
 
 // changedFlags reads what a sync needs of the selected source folder when
