@@ -34,10 +34,11 @@ type stageActor struct {
 	cachedAt time.Time
 
 	mu       sync.Mutex
-	appended []string          // subjects, in order
-	expunged map[string]bool   // subjects expunged (found and removed)
-	flagged  map[string]string // subject -> the server's home where it was flagged
-	lastSrc  time.Time         // when the last action on the source ended
+	appended []string             // subjects, in order
+	expunged map[string]bool      // subjects expunged (found and removed)
+	flagged  map[string]string    // subject -> the server's home where it was flagged
+	lastSrc  time.Time            // when the last action on the source ended
+	srcEnds  map[string]time.Time // subject -> when the last action on the source touching it ended
 	actions  int
 }
 
@@ -87,17 +88,20 @@ func (a *stageActor) act(ctx context.Context, i int) {
 		return 0, false
 	}
 	var did func()
+	touched := "" // the subject of the message the action changed
 	switch {
 	case i%3 != 1 && i%6 != 2 || len(appended) < 2:
 		subject := fmt.Sprintf("live %d", i)
 		testenv.Append(a.t, c, msg("INBOX", subject, i).msg())
-		did = func() { a.appended = append(a.appended, subject+" "+fmt.Sprint(i)) }
+		touched = subject + " " + fmt.Sprint(i)
+		did = func() { a.appended = append(a.appended, touched) }
 	case i%3 == 1:
 		subject := appended[i%len(appended)]
 		if u, ok := find(subject); ok {
 			if err := c.Store(imap.UIDSetNum(u), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close(); err != nil {
 				a.t.Errorf("flag on %s: %v", home, err)
 			}
+			touched = subject
 			did = func() { a.flagged[subject] = home }
 		}
 	case i%6 == 2:
@@ -109,6 +113,7 @@ func (a *stageActor) act(ctx context.Context, i int) {
 			if err := c.UIDExpunge(imap.UIDSetNum(u)).Close(); err != nil {
 				a.t.Errorf("expunge on %s: %v", home, err)
 			}
+			touched = subject
 			did = func() { a.expunged[subject] = true }
 		}
 	}
@@ -123,6 +128,9 @@ func (a *stageActor) act(ctx context.Context, i int) {
 	a.actions++
 	if home == itSrcHome {
 		a.lastSrc = time.Now()
+		if touched != "" {
+			a.srcEnds[touched] = a.lastSrc
+		}
 	}
 }
 
@@ -147,7 +155,7 @@ func TestIntegrationStagedMoveBusyUser(t *testing.T) {
 	e.cfg.Directory.PropagationDelay = propagation
 	e.cfg.ResyncInterval = time.Minute
 	dir := directory.NewLDAP(e.cfg.Directory)
-	a := &stageActor{t: t, uid: "alice", dir: dir, ttl: ttl, expunged: map[string]bool{}, flagged: map[string]string{},
+	a := &stageActor{t: t, uid: "alice", dir: dir, ttl: ttl, expunged: map[string]bool{}, flagged: map[string]string{}, srcEnds: map[string]time.Time{},
 		servers: map[string]*testserver.Dovecot{itSrcHome: e.src, itDstHome: e.dst}}
 
 	job := e.createJob(t, model.Job{Stage: true, Parallel: 1}, "alice")
@@ -199,8 +207,20 @@ func TestIntegrationStagedMoveBusyUser(t *testing.T) {
 	if m.State != model.MoveDone {
 		t.Fatalf("completed move = %s (%s), want done", m.State, m.Error)
 	}
+	// An action on the source that ended after the final delta pass began
+	// (it took longer than the propagation delay leaves: the machine is
+	// busy) raced that pass: its message may show it or not, but is never
+	// duplicated, and if left on the source it is reported.
 	deltaFrom := m.DirectoryUpdated.Add(propagation)
-	late := a.lastSrc.After(deltaFrom)
+	late := map[string]bool{}
+	for s, end := range a.srcEnds {
+		if end.After(deltaFrom) {
+			late[s] = true
+		}
+	}
+	if len(late) > 0 {
+		t.Logf("%d messages touched on the source after the final delta began (not checked exactly): %v", len(late), late)
+	}
 	t.Logf("actor: %d actions, %d appended, %d flagged, %d expunged; cut-over window %v; last action on the source %v after the directory update",
 		a.actions, len(a.appended), len(a.flagged), len(a.expunged), m.CutoverWindow(), a.lastSrc.Sub(m.DirectoryUpdated).Round(time.Millisecond))
 
@@ -247,6 +267,9 @@ func TestIntegrationStagedMoveBusyUser(t *testing.T) {
 		t.Errorf("%d duplicates on the target", dupes)
 	}
 	for s, w := range want {
+		if late[s] {
+			continue
+		}
 		if g, ok := got[s]; !ok {
 			t.Errorf("%q is missing on the target", s)
 		} else if g != w {
@@ -254,7 +277,7 @@ func TestIntegrationStagedMoveBusyUser(t *testing.T) {
 		}
 	}
 	for s := range got {
-		if _, ok := want[s]; !ok {
+		if _, ok := want[s]; !ok && !late[s] {
 			t.Errorf("%q is on the target but the user expunged it (or never appended it)", s)
 		}
 	}
@@ -274,7 +297,7 @@ func TestIntegrationStagedMoveBusyUser(t *testing.T) {
 		}
 	}
 	for _, lm := range leftMsgs {
-		if s := lm.Envelope.Subject; !late && !a.expunged[s] {
+		if s := lm.Envelope.Subject; !late[s] && !a.expunged[s] {
 			t.Errorf("%q was left on the source although every action there ended before the final delta and the user did not delete it", s)
 		}
 	}

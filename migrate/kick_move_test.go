@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/movewizard/movewizard/migrate/config"
 	"github.com/movewizard/movewizard/migrate/model"
@@ -67,5 +68,32 @@ func TestMoveKicksSourceSessions(t *testing.T) {
 				t.Errorf("events = %q, want %q after the cut-over and before the delta phase", lines, tc.event)
 			}
 		})
+	}
+}
+
+// TestMoveKicksAgainAfterPropagation: with a propagation delay the mover
+// ends the user's sessions on the source again when the delay is over, so
+// that a session opened meanwhile through a look-up cached from before the
+// update does not outlast the start of the final delta pass.
+func TestMoveKicksAgainAfterPropagation(t *testing.T) {
+	ctx := context.Background()
+	e := newMemEnv(t, '/', '/', "alice")
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	record := filepath.Join(dir, "args")
+	script := filepath.Join(dir, "kick.sh")
+	if err := os.WriteFile(script, []byte(fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$@\" >> %q\n", record)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.cfg.Servers[0].Kick = config.Kick{Command: []string{script, "{user}"}}
+	e.cfg.Directory.PropagationDelay = 50 * time.Millisecond
+	e.seed(t, "alice", []seedMsg{msg("INBOX", "hello", 1)})
+	if m := e.move(t, ctx, "alice", model.Job{}); m.State != model.MoveDone {
+		t.Fatalf("move state = %s (%s), want done", m.State, m.Error)
+	}
+	if args, err := os.ReadFile(record); err != nil || string(args) != "alice\nalice\n" {
+		t.Errorf("kick_command ran with %q (%v), want twice for alice", args, err)
 	}
 }

@@ -57,8 +57,12 @@ func (r *run) cutover(ctx context.Context) error {
 	// sessions on the source (again, after a crash here: a second kick
 	// finds none, a missed one would leave them on the old server).
 	r.endSourceSessions(ctx)
-	if err := r.waitPropagation(ctx); err != nil {
+	if waited, err := r.waitPropagation(ctx); err != nil {
 		return err
+	} else if waited {
+		// Sessions opened meanwhile through a look-up cached from before
+		// the update end too, before the delta pass reads the source.
+		r.endSourceSessions(ctx)
 	}
 	return r.setPhase(ctx, model.PhaseDelta)
 }

@@ -60,23 +60,24 @@ func (r *run) waitOrComplete(ctx context.Context) error {
 // propagation delay has passed since it (counted from the recorded update,
 // so a resumed move does not wait twice): mail delivered meanwhile by
 // readers that still had the old home cached reaches the source, and the
-// final delta pass that follows carries it over.
-func (r *run) waitPropagation(ctx context.Context) error {
+// final delta pass that follows carries it over. It reports whether the
+// move is configured to wait.
+func (r *run) waitPropagation(ctx context.Context) (bool, error) {
 	delay := r.mv.Config.Directory.PropagationDelay
 	if delay <= 0 || r.m.DirectoryUpdated.IsZero() {
-		return nil
+		return false, nil
 	}
 	wait := r.m.DirectoryUpdated.Add(delay).Sub(r.mv.now())
 	if wait <= 0 {
-		return nil
+		return true, nil
 	}
 	r.log.Info("waiting for the directory to propagate", "wait", wait)
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return true, ctx.Err()
 	case <-t.C:
-		return nil
+		return true, nil
 	}
 }
