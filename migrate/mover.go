@@ -369,16 +369,27 @@ func (r *run) checkCancel(ctx context.Context) error {
 
 // conns returns connections to source and target, dialling as needed.
 func (r *run) conns(ctx context.Context) (*conn, *conn, error) {
-	var err error
-	if r.sc == nil {
-		if r.sc, err = r.dial(ctx, r.src); err != nil {
-			return nil, nil, err
-		}
-	}
+	// Both at once: a connection and its login take each server a few
+	// round trips, and a process of its own to start.
+	var dc *conn
+	var derr error
+	var wg sync.WaitGroup
 	if r.dc == nil {
-		if r.dc, err = r.dial(ctx, r.dst); err != nil {
-			return nil, nil, err
-		}
+		wg.Go(func() { dc, derr = r.dial(ctx, r.dst) })
+	}
+	var serr error
+	if r.sc == nil {
+		r.sc, serr = r.dial(ctx, r.src)
+	}
+	wg.Wait()
+	if dc != nil {
+		r.dc = dc
+	}
+	if serr != nil {
+		return nil, nil, serr
+	}
+	if derr != nil {
+		return nil, nil, derr
 	}
 	return r.sc, r.dc, nil
 }

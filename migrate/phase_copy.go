@@ -115,7 +115,15 @@ func (r *run) copyFolder(ctx context.Context, f *db.Folder) (folderView, error) 
 // nothing now) and returns the source UIDs. ok is false when the folder
 // vanished from the source.
 func (r *run) openFolder(ctx context.Context, sc, dc *conn, f *db.Folder) ([]imap.UID, bool, error) {
-	sel, err := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true}).Wait()
+	// The three commands go out together, and both servers answer at once:
+	// this runs for every folder in the copy, verify and delta passes. The
+	// search fails harmlessly (no mailbox selected) when the EXAMINE does.
+	selCmd := sc.c.Select(f.Source, &imap.SelectOptions{ReadOnly: true})
+	searchCmd := sc.c.UIDSearch(&imap.SearchCriteria{}, nil)
+	stCmd := dc.c.Status(f.Target, &imap.StatusOptions{UIDNext: true, UIDValidity: true})
+	sel, err := selCmd.Wait()
+	res, serr := searchCmd.Wait()
+	st, stErr := stCmd.Wait()
 	if isNo(err) {
 		r.event(ctx, "folder-vanished", fmt.Sprintf("%s: %v", f.Source, err))
 		return nil, false, nil
@@ -123,8 +131,7 @@ func (r *run) openFolder(ctx context.Context, sc, dc *conn, f *db.Folder) ([]ima
 	if err != nil {
 		return nil, false, fmt.Errorf("examine %q: %w", f.Source, err)
 	}
-	st, err := dc.c.Status(f.Target, &imap.StatusOptions{UIDNext: true, UIDValidity: true}).Wait()
-	if err != nil {
+	if err := stErr; err != nil {
 		if isNo(err) {
 			return nil, false, abandonf("target folder %q of %q is not there: %v", f.Target, f.Source, err)
 		}
@@ -152,12 +159,8 @@ func (r *run) openFolder(ctx context.Context, sc, dc *conn, f *db.Folder) ([]ima
 			return nil, false, err
 		}
 	}
-	if sel.NumMessages == 0 {
-		return nil, true, nil
-	}
-	res, err := sc.c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
-	if err != nil {
-		return nil, false, fmt.Errorf("search %q: %w", f.Source, err)
+	if serr != nil {
+		return nil, false, fmt.Errorf("search %q: %w", f.Source, serr)
 	}
 	uids := res.AllUIDs()
 	slices.Sort(uids)

@@ -315,17 +315,17 @@ func uidList[U ~uint32](uids []U) string {
 // targetSizes returns UID -> RFC822.SIZE of the target folder's messages at
 // or above the folder's UID floor (everything we can have put there).
 func targetSizes(dc *conn, f *db.Folder) (map[imap.UID]int64, error) {
-	sel, err := dc.c.Select(f.Target, &imap.SelectOptions{ReadOnly: true}).Wait()
-	if err != nil {
-		return nil, fmt.Errorf("examine target %q: %w", f.Target, err)
-	}
-	out := map[imap.UID]int64{}
-	if sel.NumMessages == 0 {
-		return out, nil
-	}
+	// EXAMINE and FETCH go out together (one round trip); the FETCH fails
+	// harmlessly (no mailbox selected) when the EXAMINE does.
+	selCmd := dc.c.Select(f.Target, &imap.SelectOptions{ReadOnly: true})
 	var set imap.UIDSet
 	set.AddRange(imap.UID(max(f.TargetUIDFloor, 1)), 0)
 	fetch := dc.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true})
+	if _, err := selCmd.Wait(); err != nil {
+		fetch.Close()
+		return nil, fmt.Errorf("examine target %q: %w", f.Target, err)
+	}
+	out := map[imap.UID]int64{}
 	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
 		buf, err := msg.Collect()
 		if err != nil {
