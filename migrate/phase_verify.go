@@ -321,11 +321,18 @@ func targetSizes(dc *conn, f *db.Folder) (map[imap.UID]int64, error) {
 	var set imap.UIDSet
 	set.AddRange(imap.UID(max(f.TargetUIDFloor, 1)), 0)
 	fetch := dc.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true})
-	if _, err := selCmd.Wait(); err != nil {
+	sel, err := selCmd.Wait()
+	if err != nil {
 		fetch.Close()
 		return nil, fmt.Errorf("examine target %q: %w", f.Target, err)
 	}
 	out := map[imap.UID]int64{}
+	if sel.NumMessages == 0 {
+		// Whatever a server answers to "n:*" in an empty folder (Dovecot:
+		// nothing, OK), there is nothing to list.
+		fetch.Close()
+		return out, nil
+	}
 	for msg := fetch.Next(); msg != nil; msg = fetch.Next() {
 		buf, err := msg.Collect()
 		if err != nil {
