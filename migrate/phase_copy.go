@@ -124,9 +124,17 @@ func (r *run) openFolder(ctx context.Context, sc, dc *conn, f *db.Folder) ([]ima
 	sel, err := selCmd.Wait()
 	res, serr := searchCmd.Wait()
 	st, stErr := stCmd.Wait()
-	if isNo(err) {
-		r.event(ctx, "folder-vanished", fmt.Sprintf("%s: %v", f.Source, err))
-		return nil, false, nil
+	if isNo(err) && !isThrottle(err) {
+		// Gone only if LIST agrees: a server may refuse an EXAMINE for a
+		// while (then the move retries or fails, nothing removed).
+		listed, lerr := folderListed(sc, f.Source)
+		if lerr != nil {
+			return nil, false, lerr
+		}
+		if !listed {
+			r.event(ctx, "folder-vanished", fmt.Sprintf("%s: %v", f.Source, err))
+			return nil, false, nil
+		}
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("examine %q: %w", f.Source, err)
@@ -165,6 +173,22 @@ func (r *run) openFolder(ctx context.Context, sc, dc *conn, f *db.Folder) ([]ima
 	uids := res.AllUIDs()
 	slices.Sort(uids)
 	return uids, true, nil
+}
+
+// folderListed reports whether the source still lists name. LIST takes a
+// pattern, and a name may hold "%" or "*": the answer is searched for the
+// exact name.
+func folderListed(sc *conn, name string) (bool, error) {
+	boxes, err := sc.c.List("", name, nil).Collect()
+	if err != nil {
+		return false, fmt.Errorf("list %q: %w", name, err)
+	}
+	for _, b := range boxes {
+		if b.Mailbox == name && !hasAttr(b.Attrs, imap.MailboxAttrNonExistent) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func hasSending(cs map[uint32]db.Copy) bool {

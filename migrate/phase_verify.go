@@ -88,8 +88,11 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 		return "", nil
 	}
 	v, err := r.copyFolder(ctx, f)
-	if err != nil || !v.present {
+	if err != nil {
 		return "", err
+	}
+	if !v.present {
+		return "", r.folderGone(ctx, f)
 	}
 	sc, dc, err := r.conns(ctx)
 	if err != nil {
@@ -99,8 +102,11 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 		// Something was copied: read the folder again, which also picks up
 		// mail that arrived meanwhile.
 		var ok bool
-		if v, ok, err = r.rereadFolder(ctx, sc, dc, f); err != nil || !ok {
+		if v, ok, err = r.rereadFolder(ctx, sc, dc, f); err != nil {
 			return "", err
+		}
+		if !ok {
+			return "", r.folderGone(ctx, f)
 		}
 	}
 	want, missing := doneCopies(v)
@@ -154,6 +160,16 @@ func (r *run) verifyFolder(ctx context.Context, f *db.Folder) (string, error) {
 	}
 	f.State = db.FolderVerified
 	return "", r.mv.DB.SaveFolder(ctx, *f)
+}
+
+// folderGone settles a folder that is no longer on the source (openFolder
+// recorded a folder-vanished event): nothing there is left to verify. What
+// was copied before it went stays on the target. The removal finds it gone;
+// should a folder of that name be back by then, the removal takes only
+// sources verified under their UIDVALIDITY and keeps the rest, reported.
+func (r *run) folderGone(ctx context.Context, f *db.Folder) error {
+	f.State = db.FolderVerified
+	return r.mv.DB.SaveFolder(ctx, *f)
 }
 
 // rereadFolder reads f's source UIDs, copy records and skipped UIDs anew,

@@ -19,8 +19,10 @@ type Faults struct {
 	refuseCreate string
 	alter        func(body []byte) []byte
 	logins       map[string]*loginFault
-	counts       Counts
-	waiting      int // commands blocked by Hang right now
+	// selects: SELECT or EXAMINE of user\x00mailbox fails (FailSelect).
+	selects map[string]*loginFault
+	counts  Counts
+	waiting int // commands blocked by Hang right now
 	// mailboxCounts: see MailboxCounts (mailboxcounts.go).
 	mailboxCounts map[mailboxKey]MailboxCounts
 }
@@ -224,6 +226,40 @@ func (f *Faults) loginAttempt(user string) error {
 		delete(f.logins, user)
 	}
 	e := *lf.err
+	return &e
+}
+
+// FailSelect makes the next times SELECTs or EXAMINEs of mailbox as user
+// fail with code and text while the mailbox stays (a server's transient
+// refusal). times <= 0 removes the fault.
+func (f *Faults) FailSelect(user, mailbox string, times int, code imap.ResponseCode, text string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := user + "\x00" + mailbox
+	if times <= 0 {
+		delete(f.selects, key)
+		return
+	}
+	if f.selects == nil {
+		f.selects = map[string]*loginFault{}
+	}
+	f.selects[key] = &loginFault{left: times, err: &imap.Error{Type: imap.StatusResponseTypeNo, Code: code, Text: text}}
+}
+
+// selectAttempt returns the injected failure of a SELECT, if any.
+func (f *Faults) selectAttempt(user, mailbox string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := user + "\x00" + mailbox
+	sf := f.selects[key]
+	if sf == nil {
+		return nil
+	}
+	sf.left--
+	if sf.left <= 0 {
+		delete(f.selects, key)
+	}
+	e := *sf.err
 	return &e
 }
 

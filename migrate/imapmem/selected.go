@@ -30,6 +30,10 @@ func (sess *session) Select(name string, opts *imap.SelectOptions) (*imap.Select
 			c.Selects++
 		}
 	})
+	if err := sess.srv.faults.selectAttempt(sess.user.name, name); err != nil {
+		sess.sel = nil // a failed SELECT leaves no mailbox selected (RFC 3501)
+		return nil, err
+	}
 	mb, err := sess.user.mailbox(name)
 	if err != nil {
 		return nil, err
