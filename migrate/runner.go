@@ -177,6 +177,17 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 	if _, err := rn.DB.CompleteDue(ctx, rn.Mover.now()); err != nil {
 		return 0, err
 	}
+	// What runs now, copied before the moves are read: a move leaves
+	// running only after its outcome is stored, so one that is not in this
+	// copy is read as it ended (read first, a staged move that ended its
+	// sync in between looked synced, due and idle, and synced again). The
+	// caps are checked against this copy, which can only over-count (a move
+	// that finished meanwhile wakes the loop for another round), and the
+	// loop adds what it starts.
+	rn.mu.Lock()
+	running := maps.Clone(rn.running)
+	held := maps.Clone(rn.held)
+	rn.mu.Unlock()
 	moves, err := rn.DB.UnfinishedMoves(ctx)
 	if err != nil {
 		return 0, err
@@ -199,13 +210,6 @@ func (rn *Runner) schedule(ctx context.Context, only []int64, wg *sync.WaitGroup
 		}
 	}
 	rn.forgetSources(moves)
-	// What runs now, copied: the caps are checked against this copy, which
-	// can only over-count (a move that finished meanwhile wakes the loop for
-	// another round), and the loop adds what it starts.
-	rn.mu.Lock()
-	running := maps.Clone(rn.running)
-	held := maps.Clone(rn.held)
-	rn.mu.Unlock()
 	pending := 0
 	// Running moves first (resumed after a restart), then queued ones,
 	// then synced ones that are due to sync again or to complete.
