@@ -2,12 +2,14 @@ package migrate_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
 )
 
@@ -155,6 +157,76 @@ func TestSourceRefusesExamine(t *testing.T) {
 			if n := e.dir.Updates("uid=alice,ou=people,dc=example,dc=org"); n != 0 || !m.DirectoryUpdated.IsZero() {
 				t.Errorf("directory updates = %d (at %v), want none", n, m.DirectoryUpdated)
 			}
+		})
+	}
+}
+
+// TestSourceRefusesRemoval: after the cut-over, a source that refuses to
+// SELECT a folder it still lists keeps that folder's mail: throttling is
+// waited out and the folder removed; any other refusal leaves its messages
+// on the source, named in a folder-kept event, and the move ends done.
+func TestSourceRefusesRemoval(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		code    imap.ResponseCode
+		times   int
+		removed bool
+	}{
+		{"throttled once", imap.ResponseCodeUnavailable, 1, true},
+		{"refused", imap.ResponseCodeServerBug, 1000, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newMemEnv(t, '/', '/', "alice")
+			var msgs []seedMsg
+			for i := 0; i < 5; i++ {
+				msgs = append(msgs, msg("INBOX", "in", i), msg("Later", "later", i))
+			}
+			e.seed(t, "alice", msgs)
+			later := manifest(t, e.src, "alice", "Later")
+			mv := e.mover()
+			verified := 0
+			mv.Crash = func(point string) {
+				// The second verification is the delta pass's; the removal
+				// comes next.
+				if point == "verified" {
+					if verified++; verified == 2 {
+						e.src.Faults().FailSelect("alice", "Later", tc.times, tc.code, "not now")
+					}
+				}
+			}
+			j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := runWith(t, e, mv, j.ID)
+			e.src.Faults().FailSelect("alice", "Later", 0, "", "")
+			if m.State != model.MoveDone || verified < 2 {
+				t.Fatalf("move = %s (%s) after %d verifications, want done after 2", m.State, m.Error, verified)
+			}
+			equalManifest(t, "target Later", manifest(t, e.dst, "alice", "Later"), later)
+			boxes, err := e.src.Mailboxes("alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept := slices.ContainsFunc(boxes, func(b imapmem.MailboxInfo) bool { return b.Name == "Later" })
+			events, err := e.db.Events(ctx, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			told := slices.ContainsFunc(events, func(ev model.Event) bool {
+				return ev.Kind == "folder-kept" && strings.HasPrefix(ev.Message, "Later:")
+			})
+			if tc.removed {
+				if kept || told {
+					t.Errorf("source Later kept = %v, folder-kept event = %v; want it removed", kept, told)
+				}
+				return
+			}
+			if !kept || !told {
+				t.Fatalf("source Later kept = %v, folder-kept event = %v; want both", kept, told)
+			}
+			equalManifest(t, "source Later", manifest(t, e.src, "alice", "Later"), later)
 		})
 	}
 }
