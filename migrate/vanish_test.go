@@ -9,6 +9,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/movewizard/movewizard/migrate"
 	"github.com/movewizard/movewizard/migrate/imapmem"
 	"github.com/movewizard/movewizard/migrate/model"
 )
@@ -110,12 +111,7 @@ func TestSourceRefusesExamine(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			e := newMemEnv(t, '/', '/', "alice")
-			var msgs []seedMsg
-			for i := 0; i < 5; i++ {
-				msgs = append(msgs, msg("INBOX", "in", i), msg("Later", "later", i))
-			}
-			e.seed(t, "alice", msgs)
+			e := inboxAndLater(t)
 			before := map[string][]string{"INBOX": manifest(t, e.src, "alice", "INBOX"), "Later": manifest(t, e.src, "alice", "Later")}
 			mv := e.mover()
 			mv.Crash = func(point string) {
@@ -123,12 +119,7 @@ func TestSourceRefusesExamine(t *testing.T) {
 					e.src.Faults().FailSelect("alice", "Later", tc.times, tc.code, "not now")
 				}
 			}
-			j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := runWith(t, e, mv, j.ID)
-			e.src.Faults().FailSelect("alice", "Later", 0, "", "")
+			m := moveWithFault(t, e, mv)
 			if m.State != tc.want {
 				t.Fatalf("move = %s (%s), want %s", m.State, m.Error, tc.want)
 			}
@@ -177,12 +168,7 @@ func TestSourceRefusesRemoval(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			e := newMemEnv(t, '/', '/', "alice")
-			var msgs []seedMsg
-			for i := 0; i < 5; i++ {
-				msgs = append(msgs, msg("INBOX", "in", i), msg("Later", "later", i))
-			}
-			e.seed(t, "alice", msgs)
+			e := inboxAndLater(t)
 			later := manifest(t, e.src, "alice", "Later")
 			mv := e.mover()
 			verified := 0
@@ -195,12 +181,7 @@ func TestSourceRefusesRemoval(t *testing.T) {
 					}
 				}
 			}
-			j, err := e.db.CreateJob(ctx, model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := runWith(t, e, mv, j.ID)
-			e.src.Faults().FailSelect("alice", "Later", 0, "", "")
+			m := moveWithFault(t, e, mv)
 			if m.State != model.MoveDone || verified < 2 {
 				t.Fatalf("move = %s (%s) after %d verifications, want done after 2", m.State, m.Error, verified)
 			}
@@ -229,4 +210,28 @@ func TestSourceRefusesRemoval(t *testing.T) {
 			equalManifest(t, "source Later", manifest(t, e.src, "alice", "Later"), later)
 		})
 	}
+}
+
+// inboxAndLater is alice with five messages in INBOX and five in Later.
+func inboxAndLater(t *testing.T) *memEnv {
+	e := newMemEnv(t, '/', '/', "alice")
+	var msgs []seedMsg
+	for i := 0; i < 5; i++ {
+		msgs = append(msgs, msg("INBOX", "in", i), msg("Later", "later", i))
+	}
+	e.seed(t, "alice", msgs)
+	return e
+}
+
+// moveWithFault moves alice with mv, whose hooks set a FailSelect fault on
+// Later, and clears the fault afterwards.
+func moveWithFault(t *testing.T, e *memEnv, mv *migrate.Mover) model.Move {
+	t.Helper()
+	j, err := e.db.CreateJob(context.Background(), model.Job{Target: "dst", Policy: model.PolicyAbandon, Parallel: 1, CreatedBy: "test"}, []string{"alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := runWith(t, e, mv, j.ID)
+	e.src.Faults().FailSelect("alice", "Later", 0, "", "")
+	return m
 }
