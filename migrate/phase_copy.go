@@ -124,17 +124,11 @@ func (r *run) openFolder(ctx context.Context, sc, dc *conn, f *db.Folder) ([]ima
 	sel, err := selCmd.Wait()
 	res, serr := searchCmd.Wait()
 	st, stErr := stCmd.Wait()
-	if isNo(err) && !isThrottle(err) {
-		// Gone only if LIST agrees: a server may refuse an EXAMINE for a
-		// while (then the move retries or fails, nothing removed).
-		listed, lerr := folderListed(sc, f.Source)
-		if lerr != nil {
-			return nil, false, lerr
-		}
-		if !listed {
-			r.event(ctx, "folder-vanished", fmt.Sprintf("%s: %v", f.Source, err))
-			return nil, false, nil
-		}
+	if gone, gerr := sourceGone(sc, f.Source, err); gerr != nil {
+		return nil, false, gerr
+	} else if gone {
+		r.event(ctx, "folder-vanished", fmt.Sprintf("%s: %v", f.Source, err))
+		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("examine %q: %w", f.Source, err)
@@ -173,6 +167,18 @@ func (r *run) openFolder(ctx context.Context, sc, dc *conn, f *db.Folder) ([]ima
 	uids := res.AllUIDs()
 	slices.Sort(uids)
 	return uids, true, nil
+}
+
+// sourceGone tells, from the error of a SELECT or EXAMINE of a source
+// folder, whether the folder is gone: only a NO that is not throttling, and
+// only if LIST agrees (a server may refuse to open a folder it still has;
+// then the caller handles err as any other refusal).
+func sourceGone(sc *conn, name string, err error) (bool, error) {
+	if !isNo(err) || isThrottle(err) {
+		return false, nil
+	}
+	listed, lerr := folderListed(sc, name)
+	return !listed, lerr
 }
 
 // folderListed reports whether the source still lists name. LIST takes a

@@ -63,22 +63,21 @@ func (r *run) removeFolder(ctx context.Context, sc *conn, f *db.Folder) (int, er
 			return 0, permanent(fmt.Errorf("folder %q was not verified; refusing to remove it from the source", f.Source))
 		}
 		sel, err := sc.c.Select(f.Source, nil).Wait()
-		if isNo(err) && !isThrottle(err) {
-			listed, lerr := folderListed(sc, f.Source)
-			if lerr != nil {
-				return 0, lerr
-			}
-			if listed {
-				// There, but the server will not open it: nothing in it is
-				// removed, and the admin is told.
-				r.event(ctx, "folder-kept", fmt.Sprintf("%s: the source refused to open it for removal (%v); its messages stay there", f.Source, err))
-				return 0, nil
-			}
+		gone, gerr := sourceGone(sc, f.Source, err)
+		switch {
+		case gerr != nil:
+			return 0, gerr
+		case gone:
 			// Already gone (a crash after our DELETE, or the user deleted
 			// it): make sure the subscription went too.
 			if err := sc.c.Unsubscribe(f.Source).Wait(); err != nil && !isNo(err) {
 				return 0, err
 			}
+			return 0, nil
+		case isNo(err) && !isThrottle(err):
+			// There, but the server will not open it: nothing in it is
+			// removed, and the admin is told.
+			r.event(ctx, "folder-kept", fmt.Sprintf("%s: the source refused to open it for removal (%v); its messages stay there", f.Source, err))
 			return 0, nil
 		}
 		if err != nil {

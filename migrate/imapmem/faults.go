@@ -18,11 +18,10 @@ type Faults struct {
 	// (RefuseCreate).
 	refuseCreate string
 	alter        func(body []byte) []byte
-	logins       map[string]*loginFault
-	// selects: SELECT or EXAMINE of user\x00mailbox fails (FailSelect).
-	selects map[string]*loginFault
-	counts  Counts
-	waiting int // commands blocked by Hang right now
+	logins       refusals // by user (FailLogin)
+	selects      refusals // by user\x00mailbox (FailSelect)
+	counts       Counts
+	waiting      int // commands blocked by Hang right now
 	// mailboxCounts: see MailboxCounts (mailboxcounts.go).
 	mailboxCounts map[mailboxKey]MailboxCounts
 }
@@ -50,9 +49,37 @@ type fetchFault struct {
 	cutAfter int
 }
 
-type loginFault struct {
+// refusals are NO answers injected the next left times (FailLogin,
+// FailSelect), by key.
+type refusals map[string]*refusal
+
+type refusal struct {
 	left int
 	err  *imap.Error
+}
+
+// set makes the next times attempts under key fail with a NO of code and
+// text; times <= 0 removes the fault.
+func (rs refusals) set(key string, times int, code imap.ResponseCode, text string) {
+	if times <= 0 {
+		delete(rs, key)
+		return
+	}
+	rs[key] = &refusal{left: times, err: &imap.Error{Type: imap.StatusResponseTypeNo, Code: code, Text: text}}
+}
+
+// take returns the failure for one attempt under key, if any.
+func (rs refusals) take(key string) error {
+	r := rs[key]
+	if r == nil {
+		return nil
+	}
+	r.left--
+	if r.left <= 0 {
+		delete(rs, key)
+	}
+	e := *r.err
+	return &e
 }
 
 // errServerClosed ends commands released from a hang by Server.Close.
@@ -63,7 +90,8 @@ func newFaults() *Faults {
 		fetch:   make(map[msgKey]*fetchFault),
 		hung:    make(map[string]bool),
 		release: make(chan struct{}),
-		logins:  make(map[string]*loginFault),
+		logins:  refusals{},
+		selects: refusals{},
 	}
 }
 
@@ -205,11 +233,7 @@ func (f *Faults) appendAttempt(mailbox string, size int64, flags []imap.Flag) er
 func (f *Faults) FailLogin(user string, times int, code imap.ResponseCode, text string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if times <= 0 {
-		delete(f.logins, user)
-		return
-	}
-	f.logins[user] = &loginFault{left: times, err: &imap.Error{Type: imap.StatusResponseTypeNo, Code: code, Text: text}}
+	f.logins.set(user, times, code, text)
 }
 
 // loginAttempt counts a login as user and returns the injected failure, if any.
@@ -217,16 +241,7 @@ func (f *Faults) loginAttempt(user string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.counts.Logins++
-	lf := f.logins[user]
-	if lf == nil {
-		return nil
-	}
-	lf.left--
-	if lf.left <= 0 {
-		delete(f.logins, user)
-	}
-	e := *lf.err
-	return &e
+	return f.logins.take(user)
 }
 
 // FailSelect makes the next times SELECTs or EXAMINEs of mailbox as user
@@ -235,32 +250,14 @@ func (f *Faults) loginAttempt(user string) error {
 func (f *Faults) FailSelect(user, mailbox string, times int, code imap.ResponseCode, text string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	key := user + "\x00" + mailbox
-	if times <= 0 {
-		delete(f.selects, key)
-		return
-	}
-	if f.selects == nil {
-		f.selects = map[string]*loginFault{}
-	}
-	f.selects[key] = &loginFault{left: times, err: &imap.Error{Type: imap.StatusResponseTypeNo, Code: code, Text: text}}
+	f.selects.set(user+"\x00"+mailbox, times, code, text)
 }
 
 // selectAttempt returns the injected failure of a SELECT, if any.
 func (f *Faults) selectAttempt(user, mailbox string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	key := user + "\x00" + mailbox
-	sf := f.selects[key]
-	if sf == nil {
-		return nil
-	}
-	sf.left--
-	if sf.left <= 0 {
-		delete(f.selects, key)
-	}
-	e := *sf.err
-	return &e
+	return f.selects.take(user + "\x00" + mailbox)
 }
 
 // Counts returns the counters so far.
